@@ -1,0 +1,178 @@
+// deno task start | stop | status | db:reset | test | bench — the Docker-free local Supabase stack.
+//
+//   start [--detach]   Postgres :54322 + migrations + seed + pg_net + functions gateway :54321, in the
+//                      foreground (Ctrl-C stops it; data is kept in .stack/dev). --detach runs it in the
+//                      background, logging to .stack/dev/stack.log; `deno task stop` stops it.
+//   stop               Stops a running stack (foreground or detached).
+//   status             Prints URLs and keys of the running stack.
+//   db-reset           Rebuilds the database from supabase/migrations + seed (running stack or not).
+//   test [args]        Runs every test on a fresh, throw-away stack (see stack/test_runner.ts).
+//   bench [args]       Runs the benchmarks on a fresh, throw-away stack (see bench/).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ANON_KEY,
+  apiUrl,
+  dbUrl,
+  DEV_STACK,
+  JWT_SECRET,
+  PUBLISHABLE_KEY,
+  ROOT,
+  SECRET_KEY,
+  SERVICE_ROLE_KEY,
+  type StackConfig,
+} from "./config.ts";
+import { resetDatabase } from "./database.ts";
+import { clusterOf, ensureCluster, isRunning, startCluster, stopCluster } from "./postgres.ts";
+import { provision, startStack } from "./stack.ts";
+import { runTests } from "./test_runner.ts";
+
+const PID_FILE = join(DEV_STACK.stateDir, "stack.pid");
+const LOG_FILE = join(DEV_STACK.stateDir, "stack.log");
+const STATUS_FILE = join(DEV_STACK.stateDir, "status.txt");
+
+export function statusBlock(config: StackConfig, realPgNet: boolean): string {
+  const rows: Array<[string, string]> = [
+    ["API URL", apiUrl(config)],
+    ["Functions URL", `${apiUrl(config)}/functions/v1`],
+    ["DB URL", dbUrl(config)],
+    ["JWT secret", JWT_SECRET],
+    ["anon key", ANON_KEY],
+    ["service_role key", SERVICE_ROLE_KEY],
+    ["Publishable key", PUBLISHABLE_KEY],
+    ["Secret key", SECRET_KEY],
+    ["pg_net", realPgNet ? "extension" : "local stand-in (stack/net_worker.ts)"],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padStart(width)}: ${v}`).join("\n");
+}
+
+function runningPid(): number | null {
+  if (!existsSync(PID_FILE)) return null;
+  const pid = Number(Deno.readTextFileSync(PID_FILE).trim());
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+async function start(args: string[]): Promise<number> {
+  const pid = runningPid();
+  if (pid !== null) {
+    console.error(`The local stack is already running (pid ${pid}). Stop it with: npx -y deno@2 task stop`);
+    return 1;
+  }
+  await Deno.remove(PID_FILE).catch(() => {});
+  await Deno.remove(STATUS_FILE).catch(() => {});
+  if (args.includes("--detach")) return await startDetached();
+  await Deno.mkdir(DEV_STACK.stateDir, { recursive: true });
+  const log = (line: string) => console.log(line);
+  log("Starting the local stack ...");
+  const stack = await startStack(DEV_STACK, { log, watch: true });
+  const status = statusBlock(DEV_STACK, stack.realPgNet);
+  await Deno.writeTextFile(PID_FILE, String(Deno.pid));
+  await Deno.writeTextFile(STATUS_FILE, status);
+  log(`\nLocal stack is ready.\n\n${status}\n\nStop with Ctrl-C.\n`);
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => resolve());
+  });
+  log("Stopping the local stack (data is kept in .stack/dev) ...");
+  await stack.stop();
+  await Deno.remove(PID_FILE).catch(() => {});
+  await Deno.remove(STATUS_FILE).catch(() => {});
+  log("Stopped.");
+  return 0;
+}
+
+async function startDetached(): Promise<number> {
+  await Deno.mkdir(DEV_STACK.stateDir, { recursive: true });
+  const command =
+    `exec setsid "${Deno.execPath()}" run -A stack/cli.ts start >"${LOG_FILE}" 2>&1 </dev/null &`;
+  await new Deno.Command("bash", { args: ["-c", command], cwd: ROOT }).output();
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    const text = existsSync(LOG_FILE) ? await Deno.readTextFile(LOG_FILE) : "";
+    if (runningPid() !== null && existsSync(STATUS_FILE)) {
+      console.log(`Local stack is ready.\n\n${await Deno.readTextFile(STATUS_FILE)}\n`);
+      console.log(`Running in the background (log: ${LOG_FILE}). Stop with: npx -y deno@2 task stop`);
+      return 0;
+    }
+    if (/^(Error|error:)|failed/m.test(text)) {
+      console.error(text);
+      return 1;
+    }
+  }
+  console.error(`The stack did not become ready; see ${LOG_FILE}`);
+  return 1;
+}
+
+async function stop(): Promise<number> {
+  const pid = runningPid();
+  if (pid === null) {
+    const cluster = clusterOf(DEV_STACK);
+    if (await isRunning(cluster)) await stopCluster(cluster);
+    console.log("The local stack is not running.");
+    return 0;
+  }
+  Deno.kill(pid, "SIGTERM");
+  const deadline = Date.now() + 60_000;
+  while (runningPid() !== null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  console.log(runningPid() === null ? "Stopped." : `pid ${pid} did not stop within 60 s`);
+  return runningPid() === null ? 0 : 1;
+}
+
+async function dbReset(): Promise<number> {
+  const cluster = clusterOf(DEV_STACK);
+  const running = await isRunning(cluster);
+  if (!running) {
+    await provision();
+    await Deno.mkdir(DEV_STACK.stateDir, { recursive: true });
+    await ensureCluster(cluster);
+    await startCluster(cluster);
+  }
+  try {
+    const out = await resetDatabase(DEV_STACK);
+    for (const line of out.split("\n")) if (/^(Applying|Seeding)/.test(line)) console.log(line);
+    console.log("Database reset: rebuilt from supabase/migrations and the seed.");
+    return 0;
+  } finally {
+    if (!running) await stopCluster(cluster);
+  }
+}
+
+async function main(): Promise<number> {
+  const [command, ...args] = Deno.args;
+  switch (command) {
+    case "start":
+      return await start(args);
+    case "stop":
+      return await stop();
+    case "status": {
+      if (runningPid() === null) {
+        console.log("The local stack is not running. Start it with: npx -y deno@2 task start");
+        return 1;
+      }
+      console.log(await Deno.readTextFile(STATUS_FILE));
+      return 0;
+    }
+    case "db-reset":
+      return await dbReset();
+    case "test":
+      return await runTests(args);
+    default:
+      console.error("usage: deno run -A stack/cli.ts start [--detach] | stop | status | db-reset | test");
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    Deno.exit(1);
+  }
+}

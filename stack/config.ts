@@ -1,0 +1,62 @@
+// Names, ports, paths and the well-known local keys of the Docker-free local stack.
+// The keys are the Supabase CLI's own local defaults, so tools written for `supabase start` work unchanged.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+export const SUPABASE_DIR = join(ROOT, "supabase");
+export const FUNCTIONS_DIR = join(SUPABASE_DIR, "functions");
+export const STATE_ROOT = join(ROOT, ".stack");
+
+/** The Supabase CLI release this project is tested with (npm package `supabase`). */
+export const SUPABASE_CLI = "supabase@3.1.0";
+
+export const PG_MAJOR = 15;
+export const PG_BIN = `/usr/lib/postgresql/${PG_MAJOR}/bin`;
+
+/** The Supabase CLI's default local JWT secret (`supabase status` prints it). */
+export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+/** HS256 JWTs signed with JWT_SECRET: the CLI's well-known local anon and service_role keys. */
+export const ANON_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0";
+export const SERVICE_ROLE_KEY =
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU";
+/** The CLI's new-style local keys: not JWTs, sent by supabase-js in the `apikey` header. */
+export const PUBLISHABLE_KEY = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH";
+export const SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
+
+export interface StackConfig {
+  /** Folder for this stack's state: Postgres data, sockets, logs, pid file. */
+  stateDir: string;
+  dbPort: number;
+  apiPort: number;
+  /** Extra environment for every function, on top of supabase/functions/.env. */
+  functionsEnv: Record<string, string>;
+}
+
+export const DEV_STACK: StackConfig = {
+  stateDir: join(STATE_ROOT, "dev"),
+  dbPort: 54322,
+  apiPort: 54321,
+  functionsEnv: {},
+};
+
+export function dbUrl(config: Pick<StackConfig, "dbPort">): string {
+  return `postgresql://postgres:postgres@127.0.0.1:${config.dbPort}/postgres`;
+}
+
+export function apiUrl(config: Pick<StackConfig, "apiPort">): string {
+  return `http://127.0.0.1:${config.apiPort}`;
+}
+
+/** The environment the hosted platform gives every function, pointed at this stack. */
+export function platformEnv(config: StackConfig): Record<string, string> {
+  return {
+    SUPABASE_URL: apiUrl(config),
+    SUPABASE_ANON_KEY: ANON_KEY,
+    SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+    SUPABASE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
+    SUPABASE_SECRET_KEY: SECRET_KEY,
+    SUPABASE_DB_URL: dbUrl(config),
+  };
+}

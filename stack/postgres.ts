@@ -1,0 +1,122 @@
+// The stack's Postgres cluster: created once in a git-ignored folder, started and stopped with pg_ctl.
+// Postgres refuses to run as root, so as root every server command runs as the `postgres` system user.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { PG_BIN, PG_MAJOR, type StackConfig } from "./config.ts";
+import { run } from "./process.ts";
+
+export interface Cluster {
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+  port: number;
+}
+
+export function clusterOf(config: StackConfig): Cluster {
+  const base = join(config.stateDir, "pg");
+  return {
+    dataDir: join(base, "data"),
+    socketDir: join(base, "run"),
+    logFile: join(base, "postgres.log"),
+    port: config.dbPort,
+  };
+}
+
+const asRoot = Deno.uid() === 0;
+
+/** Runs a Postgres server binary, as the `postgres` user when we are root. */
+function pgCommand(binary: string, args: string[]): [string, string[]] {
+  const path = join(PG_BIN, binary);
+  return asRoot ? ["runuser", ["-u", "postgres", "--", path, ...args]] : [path, args];
+}
+
+async function pg(binary: string, args: string[], what: string): Promise<string> {
+  const [cmd, cmdArgs] = pgCommand(binary, args);
+  return await run(cmd, cmdArgs, { what });
+}
+
+/** Creates the cluster on first use (password `postgres`, UTF-8) and writes the stack's settings. */
+export async function ensureCluster(cluster: Cluster): Promise<boolean> {
+  if (existsSync(join(cluster.dataDir, "PG_VERSION"))) return false;
+  const base = join(cluster.dataDir, "..");
+  await Deno.mkdir(cluster.socketDir, { recursive: true });
+  const pwFile = join(base, "pwfile");
+  await Deno.writeTextFile(pwFile, "postgres\n");
+  if (asRoot) await run("chown", ["-R", "postgres:postgres", base], { what: "chown the cluster folder" });
+  await pg("initdb", [
+    "-D",
+    cluster.dataDir,
+    "-U",
+    "postgres",
+    `--pwfile=${pwFile}`,
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    "--encoding=UTF8",
+    "--locale=C.UTF-8",
+  ], "initdb");
+  await Deno.remove(pwFile);
+  return true;
+}
+
+/** Shared libraries to preload: pg_cron always, the real pg_net when Postgres has it. */
+function preloadLibraries(): string {
+  const libs = ["pg_cron"];
+  if (existsSync(`/usr/lib/postgresql/${PG_MAJOR}/lib/pg_net.so`)) libs.push("pg_net");
+  return libs.join(",");
+}
+
+export function serverOptions(cluster: Cluster): string[] {
+  return [
+    `-p ${cluster.port}`,
+    `-k ${cluster.socketDir}`,
+    "-c listen_addresses=127.0.0.1",
+    `-c shared_preload_libraries=${preloadLibraries()}`,
+    "-c cron.database_name=postgres",
+    // pg_cron runs jobs in background workers: no libpq connection and no password needed.
+    "-c cron.use_background_workers=on",
+    "-c max_worker_processes=32",
+    "-c max_connections=200",
+    "-c shared_buffers=256MB",
+    "-c maintenance_work_mem=512MB",
+    "-c fsync=on",
+  ];
+}
+
+export async function isRunning(cluster: Cluster): Promise<boolean> {
+  if (!existsSync(join(cluster.dataDir, "postmaster.pid"))) return false;
+  const [cmd, args] = pgCommand("pg_ctl", ["-D", cluster.dataDir, "status"]);
+  const { code } = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
+  return code === 0;
+}
+
+export async function startCluster(cluster: Cluster): Promise<void> {
+  if (await isRunning(cluster)) {
+    // Left over from a stack that was killed: restart it with this stack's settings.
+    await stopCluster(cluster);
+  }
+  if (asRoot) await run("chown", ["-R", "postgres:postgres", join(cluster.dataDir, "..")], { what: "chown" });
+  try {
+    await pg("pg_ctl", [
+      "-D",
+      cluster.dataDir,
+      "-l",
+      cluster.logFile,
+      "-w",
+      "-t",
+      "60",
+      "-o",
+      serverOptions(cluster).join(" "),
+      "start",
+    ], "pg_ctl start");
+  } catch (error) {
+    const log = existsSync(cluster.logFile) ? (await Deno.readTextFile(cluster.logFile)).split("\n") : [];
+    throw new Error(
+      `${(error as Error).message}\nLast lines of ${cluster.logFile}:\n${log.slice(-15).join("\n")}`,
+    );
+  }
+}
+
+export async function stopCluster(cluster: Cluster): Promise<void> {
+  if (!(await isRunning(cluster))) return;
+  await pg("pg_ctl", ["-D", cluster.dataDir, "-m", "fast", "-w", "-t", "60", "stop"], "pg_ctl stop");
+}

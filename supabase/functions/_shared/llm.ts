@@ -1,0 +1,334 @@
+/**
+ * The one LLM interface the edge functions use.
+ *
+ * ```ts
+ * const llm = createLlmFromEnv();          // null when LLM_PROVIDER is unset: answer retrieval-only
+ * const result = await llm.chat({ messages, model: body.model, signal: req.signal });
+ * return Response.json(toChatCompletion(result));
+ *
+ * const stream = await llm.stream({ messages }); // upstream errors (401, 404, retries used up) throw here
+ * return new Response(sseFromLlmStream(stream), { headers: { "content-type": "text/event-stream" } });
+ * ```
+ *
+ * `model` may come from the caller: it is checked against `LLM_ALLOWED_MODELS` (`ModelNotAllowedError`,
+ * HTTP 400) before any network I/O. Keys and URLs come only from the configuration. Failures throw
+ * `LlmError` ({ kind, status, provider, retryable, message }); `httpStatus` and `toJSON()` turn it into
+ * a response.
+ */
+
+import {
+  type ChatCompletionChunk,
+  type ChatMessage,
+  type ChatRequest,
+  type EnvSource,
+  type FinishReason,
+  type GenerateRequest,
+  type LlmConfig,
+  LlmError,
+  type LlmKind,
+  type LlmProvider,
+  type LlmResult,
+  type LlmUsage,
+  loadLlmConfig,
+  resolveModel,
+} from "./llm_config.ts";
+import { createOpenAiClient, openaiChat, openaiChatStream } from "./llm_openai.ts";
+import { ollamaChat, ollamaChatStream, ollamaGenerate, ollamaGenerateStream } from "./llm_ollama.ts";
+
+export * from "./llm_config.ts";
+
+/** A running completion: iterate it for OpenAI `chat.completion.chunk`s (usage in the last one). */
+export interface LlmStream extends AsyncIterable<ChatCompletionChunk> {
+  readonly provider: LlmProvider;
+  /** The model that was requested (the chunks carry the one the provider reports). */
+  readonly model: string;
+  /**
+   * The accumulated text, usage, finish reason, latency and time to first token once the stream has
+   * ended; rejects with the stream's error. Drains the stream itself when nobody iterates it.
+   */
+  result(): Promise<LlmResult>;
+  /** Stops the stream and closes the upstream connection. */
+  cancel(): Promise<void>;
+}
+
+export interface Llm {
+  readonly provider: LlmProvider;
+  readonly kind: LlmKind;
+  readonly defaultModel: string;
+  readonly allowedModels: readonly string[];
+  /** The model a request would use; throws `ModelNotAllowedError`. */
+  resolveModel(requested?: string | null): string;
+  chat(req: ChatRequest): Promise<LlmResult>;
+  stream(req: ChatRequest): Promise<LlmStream>;
+  /** A single prompt: Ollama's /api/generate, elsewhere a chat of [system?, user]. */
+  generate(req: GenerateRequest): Promise<LlmResult>;
+  generateStream(req: GenerateRequest): Promise<LlmStream>;
+}
+
+const ROLES = new Set(["system", "user", "assistant"]);
+
+/** Copies only role and content, so nothing else a caller put in a message reaches the provider. */
+function cleanMessages(messages: unknown): ChatMessage[] {
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new TypeError("messages must be a non-empty array");
+  }
+  return messages.map((m, i) => {
+    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+    if (typeof role !== "string" || !ROLES.has(role)) {
+      throw new TypeError(`messages[${i}].role must be one of: ${[...ROLES].join(", ")}`);
+    }
+    if (typeof content !== "string") throw new TypeError(`messages[${i}].content must be a string`);
+    return { role: role as ChatMessage["role"], content };
+  });
+}
+
+/** Copies only the known request fields (a request object may carry anything else at run time). */
+function cleanChat(config: LlmConfig, req: ChatRequest): ChatRequest & { model: string } {
+  return {
+    messages: cleanMessages(req.messages),
+    model: resolveModel(config, req.model),
+    temperature: req.temperature,
+    top_p: req.top_p,
+    max_tokens: req.max_tokens,
+    stop: req.stop,
+    seed: req.seed,
+    ollamaOptions: req.ollamaOptions,
+    signal: req.signal,
+  };
+}
+
+function cleanGenerate(config: LlmConfig, req: GenerateRequest): GenerateRequest & { model: string } {
+  if (typeof req.prompt !== "string") throw new TypeError("prompt must be a string");
+  if (req.system !== undefined && typeof req.system !== "string") {
+    throw new TypeError("system must be a string");
+  }
+  const { messages: _, ...sampling } = cleanChat(config, {
+    ...req,
+    messages: [{ role: "user", content: req.prompt }],
+  });
+  return { ...sampling, prompt: req.prompt, system: req.system };
+}
+
+function generateAsChat(req: GenerateRequest & { model: string }): ChatRequest & { model: string } {
+  const { prompt, system, ...sampling } = req;
+  const messages: ChatMessage[] = system ? [{ role: "system", content: system }] : [];
+  messages.push({ role: "user", content: prompt });
+  return { ...sampling, messages };
+}
+
+/** Builds the client for a loaded configuration. */
+export function createLlm(config: LlmConfig): Llm {
+  const openai = config.kind === "openai" ? createOpenAiClient(config) : null;
+
+  /** Opens a stream with a signal of our own too, so `cancel()` can stop it even mid-read. */
+  const openStream = async <R extends { model: string; signal?: AbortSignal }>(
+    req: R,
+    open: (req: R) => Promise<AsyncGenerator<ChatCompletionChunk, void, undefined>>,
+  ): Promise<LlmStream> => {
+    const started = performance.now();
+    const stopper = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, stopper.signal]) : stopper.signal;
+    const chunks = await open({ ...req, signal });
+    return new AccumulatingStream(config.provider, req.model, started, chunks, () => stopper.abort("cancelled"));
+  };
+
+  return {
+    provider: config.provider,
+    kind: config.kind,
+    defaultModel: config.defaultModel,
+    allowedModels: config.allowedModels,
+    resolveModel: (requested) => resolveModel(config, requested),
+    async chat(req) {
+      const clean = cleanChat(config, req);
+      return openai ? await openaiChat(openai, config, clean) : await ollamaChat(config, clean);
+    },
+    async stream(req) {
+      const clean = cleanChat(config, req);
+      return await openStream(
+        clean,
+        (r) => openai ? openaiChatStream(openai, config, r) : ollamaChatStream(config, r),
+      );
+    },
+    async generate(req) {
+      const clean = cleanGenerate(config, req);
+      return openai ? await openaiChat(openai, config, generateAsChat(clean)) : await ollamaGenerate(config, clean);
+    },
+    async generateStream(req) {
+      const clean = cleanGenerate(config, req);
+      return await openStream(
+        clean,
+        (r) => openai ? openaiChatStream(openai, config, generateAsChat(r)) : ollamaGenerateStream(config, r),
+      );
+    },
+  };
+}
+
+/** `createLlm(loadLlmConfig(env))`, or null when `LLM_PROVIDER` is unset. */
+export function createLlmFromEnv(env: EnvSource = Deno.env): Llm | null {
+  const config = loadLlmConfig(env);
+  return config ? createLlm(config) : null;
+}
+
+/** Wraps a chunk source, accumulating what `result()` reports. Iterable once. */
+class AccumulatingStream implements LlmStream {
+  #source: AsyncGenerator<ChatCompletionChunk, void, undefined>;
+  #started: number;
+  #abort: () => void;
+  #consumed = false;
+  #settled: Promise<LlmResult>;
+  #resolve!: (result: LlmResult) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(
+    readonly provider: LlmProvider,
+    readonly model: string,
+    started: number,
+    source: AsyncGenerator<ChatCompletionChunk, void, undefined>,
+    abort: () => void,
+  ) {
+    this.#source = source;
+    this.#abort = abort;
+    this.#started = started;
+    this.#settled = new Promise<LlmResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#settled.catch(() => {}); // reported through result() and the iteration, never unhandled
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ChatCompletionChunk, void, undefined> {
+    if (this.#consumed) throw new Error("an LlmStream can be iterated only once");
+    this.#consumed = true;
+    let text = "";
+    let model = this.model;
+    let id: string | undefined;
+    let created: number | undefined;
+    let finish: FinishReason | null = null;
+    let usage: LlmUsage | null = null;
+    let ttft: number | undefined;
+    let completed = false;
+    try {
+      for await (const chunk of this.#source) {
+        id ??= chunk.id;
+        created ??= chunk.created;
+        if (chunk.model) model = chunk.model;
+        const choice = chunk.choices?.find((c) => c.index === 0) ?? chunk.choices?.[0];
+        const piece = choice?.delta?.content;
+        if (piece) {
+          ttft ??= performance.now() - this.#started;
+          text += piece;
+        }
+        if (choice?.finish_reason) finish = choice.finish_reason as FinishReason;
+        if (chunk.usage) {
+          usage = {
+            prompt_tokens: chunk.usage.prompt_tokens ?? 0,
+            completion_tokens: chunk.usage.completion_tokens ?? 0,
+            total_tokens: chunk.usage.total_tokens ?? 0,
+          };
+        }
+        yield chunk;
+      }
+      completed = true;
+      this.#resolve({
+        text,
+        model,
+        provider: this.provider,
+        finish_reason: finish ?? "stop",
+        usage: usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+        latency_ms: Math.round(performance.now() - this.#started),
+        ttft_ms: ttft === undefined ? undefined : Math.round(ttft),
+        id,
+        created,
+      });
+    } catch (error) {
+      completed = true;
+      this.#reject(error);
+      throw error;
+    } finally {
+      if (!completed) {
+        this.#reject(new LlmError("the stream was stopped before its end", { kind: "aborted", provider: this.provider }));
+      }
+    }
+  }
+
+  result(): Promise<LlmResult> {
+    if (!this.#consumed) {
+      return (async () => {
+        for await (const _ of this) { /* drain */ }
+        return await this.#settled;
+      })();
+    }
+    return this.#settled;
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.#consumed) {
+      this.#consumed = true;
+      this.#reject(new LlmError("the stream was cancelled", { kind: "aborted", provider: this.provider }));
+    }
+    this.#abort(); // closes the connection; a read in progress rejects with kind "aborted"
+    await this.#source.return(undefined).catch(() => {});
+  }
+}
+
+/** The OpenAI `chat.completion` JSON for a result (for OpenAI-compatible endpoints of our own). */
+export function toChatCompletion(result: LlmResult): {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: "assistant"; content: string; refusal: null };
+    logprobs: null;
+    finish_reason: FinishReason;
+  }[];
+  usage: LlmUsage;
+} {
+  return {
+    id: result.id ?? `chatcmpl-${crypto.randomUUID()}`,
+    object: "chat.completion",
+    created: result.created ?? Math.floor(Date.now() / 1000),
+    model: result.model,
+    choices: [{
+      index: 0,
+      message: { role: "assistant", content: result.text, refusal: null },
+      logprobs: null,
+      finish_reason: result.finish_reason,
+    }],
+    usage: { ...result.usage },
+  };
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * An SSE body in OpenAI's format for a stream: `data: {chunk}` per chunk, then `data: [DONE]`. When
+ * the stream fails midway an error frame `data: {"error": {...}}` is sent and the body ends without
+ * `[DONE]`, so clients see the failure. A client disconnect cancels the upstream stream.
+ */
+export function sseFromLlmStream(stream: LlmStream): ReadableStream<Uint8Array> {
+  const iterator = stream[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) {
+          controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+          controller.close();
+        } else {
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(next.value)}\n\n`));
+        }
+      } catch (error) {
+        const body = error instanceof LlmError
+          ? error.toJSON()
+          : { error: { message: String(error), type: "llm_error", code: "internal" } };
+        controller.enqueue(encoder.encode(`data: ${JSON.stringify(body)}\n\n`));
+        controller.close();
+      }
+    },
+    async cancel() {
+      await stream.cancel();
+    },
+  });
+}
