@@ -186,7 +186,7 @@ export async function embed(texts: string[]): Promise<number[][]> {
 
   const config = readConfig();
   const extractor = await getExtractor(config);
-  const output = await extractor(texts, { pooling: "cls", normalize: false });
+  const output = await extractor(texts, { pooling: "mean", normalize: true });
   const [rows, dims] = output.dims;
   if (output.dims.length !== 2 || rows !== texts.length || dims !== EMBEDDING_DIMS) {
     throw new EmbeddingModelError(

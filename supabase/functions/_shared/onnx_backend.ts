@@ -12,7 +12,8 @@
  *   download happens: Deno loads them straight from its global npm cache. This works with the root
  *   deno.json's `"nodeModulesDir": "none"`; onnxruntime-node's postinstall script (skipped by Deno in that
  *   mode, hence the "Ignored build scripts" warning) only fetches optional CUDA/WebGPU providers.
- *   Loading the addon needs `--allow-ffi` (plus read/env/sys), i.e. `-A` or an equivalent permission set.
+ *   Loading the addon needs `--allow-ffi` (as does sharp's addon, which transformers.js also loads at import)
+ *   plus `--allow-read --allow-env`; `-A` covers them.
  * - The CDN (jsdelivr) WASM paths are only configured when onnxruntime-web is the backend, which in Deno
  *   happens only in a "Deno web runtime" (Cache API present *and* `node:fs` empty) - not the Deno CLI.
  * - If the host runtime exposes its own ONNX Runtime as `globalThis[Symbol.for("onnxruntime")]` (Supabase's
