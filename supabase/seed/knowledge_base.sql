@@ -46,7 +46,7 @@ $kb$,
     $kb$String given where the interface wants a number$kb$,
     $kb$The id field is declared as number, so the literal must be the number 42, not the string "42".$kb$
   ),
-  -- ts2322-return-union-from-env: Returning string | number from a function declared to return number
+  -- ts2322-return-union-from-env: Returning a string-or-number value from a function declared to return number
   (
     'ts2322-return-union-from-env', 'TS2322',
     $kb$Type 'string | 3000' is not assignable to type 'number'.
@@ -59,7 +59,7 @@ $kb$,
   return Number(env.PORT ?? 3000);
 }
 $kb$,
-    $kb$Returning string | number from a function declared to return number$kb$,
+    $kb$Returning a string-or-number value from a function declared to return number$kb$,
     $kb$Environment values are strings, so the value is converted with Number() before it is returned as a number.$kb$
   ),
   -- ts2339-narrowed-union-member: Property of the other union member used after narrowing

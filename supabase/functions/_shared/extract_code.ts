@@ -39,8 +39,17 @@ function fencedBlocks(reply: string): Block[] {
   return blocks;
 }
 
-const CODE_LINE =
-  /[;{}=]|=>|^\s*[)\]]|^\s*(import|export|const|let|var|function|class|interface|type|enum|return|if|else|for|while|switch|case|async|await|declare|namespace|try|catch|throw)\b|^\s*(\/\/|\/\*|\*)/;
+const CODE_LINE = new RegExp(
+  [
+    String.raw`[;{}=]|=>`, // statements, blocks, assignments, arrows
+    String.raw`[,(\[]\s*$`, // a line continued on the next one (arguments, object members)
+    String.raw`^\s*[)\].]`, // closing brackets, method chains
+    String.raw`^\s*[\w$.]+\(.*\)\s*$`, // a bare call: main()
+    String
+      .raw`^\s*(import|export|const|let|var|function|class|interface|type|enum|return|if|else|for|while|switch|case|async|await|declare|namespace|try|catch|throw)\b`,
+    String.raw`^\s*(\/\/|\/\*|\*)`, // comments
+  ].join("|"),
+);
 
 function isCodeLine(line: string): boolean {
   return CODE_LINE.test(line);

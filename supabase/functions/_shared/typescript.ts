@@ -16,8 +16,19 @@
  *      5.9.3/lib/) and the package's own `ts.sys` (Node compat: process + require("fs"))
  *      reports that folder,
  *   3. the folder of `import.meta.resolve("typescript")` when it is a file: URL.
- * A deployment whose bundle does not carry the package's data files can instead call
- * `setLibFileReader` (e.g. with files shipped via `static_files` or fetched at boot).
+ * Permissions: the typescript package itself reads process.env at import (--allow-env), and
+ * the lib folder needs read access (--allow-read; the npm cache is not readable without it).
+ *
+ * Hosted edge runtime: the deploy bundler packs the module graph of npm packages, i.e. the
+ * .js files that are imported; the lib .d.ts files are data read through the file system and
+ * are not imported, so they cannot be assumed to be in the bundle (untested here: no access to
+ * the hosted platform). If they are missing, `diagnoseSnippet` throws a clear error instead of
+ * reporting bogus "Cannot find global type" diagnostics. Remedies: ship the ~58 lib files
+ * (2.3 MB for es2022 + dom) with `static_files` in config.toml and point TS_LIB_DIR at them, or
+ * call `setLibFileReader` with another source (e.g. Storage).
+ *
+ * Snippets are checked like `tsc` would: a file without import/export is a script, so its
+ * top-level names share the global scope with lib.dom (`const name` clashes with window.name).
  */
 import ts from "typescript";
 
@@ -169,7 +180,8 @@ function createHost(filePath: string, code: string, options: ts.CompilerOptions)
     getCanonicalFileName: (name) => name,
     useCaseSensitiveFileNames: () => true,
     getNewLine: () => "\n",
-    fileExists: (name) => name === filePath || (isLib(name) && readLibFile(name.slice(LIB_DIR.length + 1)) !== undefined),
+    fileExists: (name) =>
+      name === filePath || (isLib(name) && readLibFile(name.slice(LIB_DIR.length + 1)) !== undefined),
     readFile: (name) => (name === filePath ? code : undefined),
     directoryExists: (dir) => dir === ROOT_DIR || dir === "/" || dir === LIB_DIR,
     getDirectories: () => [],
@@ -212,11 +224,18 @@ export function diagnoseSnippet(code: string, opts: DiagnoseOptions = {}): Diagn
   const fileName = (opts.fileName ?? "snippet.ts").replace(/^.*[\\/]/, "") || "snippet.ts";
   const options = /\.tsx$/i.test(fileName) ? TSX_OPTIONS : BASE_OPTIONS;
   const filePath = `${ROOT_DIR}/${fileName}`;
-  const program = ts.createProgram({ rootNames: [filePath], options, host: createHost(filePath, code, options) });
+  const program = ts.createProgram({
+    rootNames: [filePath],
+    options,
+    host: createHost(filePath, code, options),
+  });
   const sourceFile = program.getSourceFile(filePath);
   if (!sourceFile) throw new Error(`internal error: ${filePath} missing from program`);
 
-  let found: readonly ts.Diagnostic[] = [...program.getOptionsDiagnostics(), ...program.getSyntacticDiagnostics(sourceFile)];
+  let found: readonly ts.Diagnostic[] = [
+    ...program.getOptionsDiagnostics(),
+    ...program.getSyntacticDiagnostics(sourceFile),
+  ];
   if (found.length === 0) {
     found = [...program.getGlobalDiagnostics(), ...program.getSemanticDiagnostics(sourceFile)];
   }

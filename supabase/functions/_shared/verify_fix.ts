@@ -9,9 +9,11 @@
  *   - the fixed code has no diagnostic that the original did not have (compared by
  *     code + message as a multiset, ignoring positions, since a fix moves code around),
  *   - the fix does not cheat (see `detectCheats`).
+ * Like tsc, a snippet with syntax errors gets no semantic check, so type errors that a syntax
+ * fix uncovers count as introduced: the fixed code has to be clean of anything new.
  */
 import ts from "typescript";
-import { type Diagnostic, diagnoseSnippet } from "./typescript.ts";
+import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
 
 export interface VerifyFixInput {
   code: string;
@@ -100,9 +102,11 @@ function countCheatMarkers(code: string, fileName: string): CheatCounts {
     for (const range of ranges ?? []) {
       if (commentStarts.has(range.pos)) continue;
       commentStarts.add(range.pos);
-      const text = code.slice(range.pos, range.end);
-      for (const m of text.matchAll(/@ts-(ignore|expect-error|nocheck)\b/g)) {
-        counts.directives[`ts-${m[1]}` as keyof CheatCounts["directives"]]++;
+      // A directive is a comment line that starts with it (after //, /*, * and spaces), as the
+      // compiler reads them; a mere mention inside a sentence does not count.
+      for (const line of code.slice(range.pos, range.end).split("\n")) {
+        const m = /^[\s/*]*@ts-(ignore|expect-error|nocheck)\b/.exec(line);
+        if (m) counts.directives[`ts-${m[1]}` as keyof CheatCounts["directives"]]++;
       }
     }
   };
@@ -157,7 +161,9 @@ export function detectCheats(code: string, fixedCode: string, fileName = "snippe
     const beforeDrop = new Set(before.nonNullPositions);
     const original = code.split("").filter((_, i) => !beforeDrop.has(i)).join("");
     if (withoutWhitespace(stripped) === withoutWhitespace(original)) {
-      cheats.push("non-null-only: the only change is adding non-null assertions (!) instead of handling null");
+      cheats.push(
+        "non-null-only: the only change is adding non-null assertions (!) instead of handling null",
+      );
     }
   }
   return cheats;
@@ -170,7 +176,8 @@ function isEmptyCode(code: string, fileName: string): boolean {
 }
 
 function list(diagnostics: Diagnostic[]): string {
-  return diagnostics.map((d) => `${d.code} at ${d.line}:${d.column} (${d.message.split("\n")[0]})`).join("; ");
+  const one = (d: Diagnostic) => `${d.code} at ${d.line}:${d.column} (${d.message.split("\n")[0]})`;
+  return diagnostics.map(one).join("; ");
 }
 
 export function verifyFix(input: VerifyFixInput): VerifyFixResult {
@@ -190,7 +197,9 @@ export function verifyFix(input: VerifyFixInput): VerifyFixResult {
   });
 
   if (isEmptyCode(input.fixedCode, fileName)) return result(false, "fix is empty");
-  if (input.fixedCode.trim() === input.code.trim()) return result(false, "fix is identical to the original code");
+  if (input.fixedCode.trim() === input.code.trim()) {
+    return result(false, "fix is identical to the original code");
+  }
 
   const sameCode = before.filter((d) => d.code === errorCode);
   let targets = sameCode;
@@ -204,12 +213,17 @@ export function verifyFix(input: VerifyFixInput): VerifyFixResult {
 
   const problems: string[] = [];
   if (cheats.length > 0) problems.push(`fix cheats: ${cheats.join("; ")}`);
-  const remaining = after.filter((d) => d.code === errorCode && targets.some((t) => sameMessageFamily(t.message, d.message)));
-  if (targets.length > 0 && remaining.length > 0) problems.push(`${errorCode} is still reported: ${list(remaining)}`);
+  const remaining = after.filter((d) =>
+    d.code === errorCode && targets.some((t) => sameMessageFamily(t.message, d.message))
+  );
+  if (targets.length > 0 && remaining.length > 0) {
+    problems.push(`${errorCode} is still reported: ${list(remaining)}`);
+  }
   if (introduced.length > 0) problems.push(`fix introduces new diagnostics: ${list(introduced)}`);
 
   if (targets.length === 0) {
-    const head = `${errorCode} is not reported for the original code, so only checked that the fix introduces nothing new`;
+    const head =
+      `${errorCode} is not reported for the original code, so only checked that the fix introduces nothing new`;
     return problems.length > 0 ? result(false, `${head}; ${problems.join("; ")}`) : result(true, head);
   }
   if (problems.length > 0) return result(false, problems.join("; "));
