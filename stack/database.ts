@@ -56,10 +56,10 @@ export async function bootstrap(config: StackConfig): Promise<{ realPgNet: boole
 }
 
 /** Runs the pinned Supabase CLI (from the npm registry) in the repository. */
-export async function supabaseCli(args: string[]): Promise<string> {
-  return await run("npx", ["-y", SUPABASE_CLI, ...args, "--workdir", ROOT], {
+export async function supabaseCli(args: string[], workdir = ROOT): Promise<string> {
+  return await run("npx", ["-y", SUPABASE_CLI, ...args, "--workdir", workdir], {
     what: `supabase ${args[0]} ${args[1] ?? ""}`.trim(),
-    cwd: ROOT,
+    cwd: workdir,
     env: { DO_NOT_TRACK: "1", SUPABASE_TELEMETRY_DISABLED: "1" },
     withStderr: true,
   });
@@ -70,9 +70,9 @@ export async function supabaseCli(args: string[]): Promise<string> {
  * supabase_migrations.schema_migrations and supabase_migrations.seed_files. A failing migration stops with
  * the CLI's message (file name and Postgres's error).
  */
-export async function applyMigrations(config: StackConfig): Promise<string> {
+export async function applyMigrations(config: StackConfig, workdir = ROOT): Promise<string> {
   try {
-    return await supabaseCli(["db", "push", "--include-seed", "--yes", `--remote=${dbUrl(config)}`]);
+    return await supabaseCli(["db", "push", "--include-seed", "--yes", `--remote=${dbUrl(config)}`], workdir);
   } catch (error) {
     if (error instanceof CommandError) {
       const lines = error.output.split("\n").filter((l) => !/without TLS|^│$|^Target:/.test(l));

@@ -1,10 +1,12 @@
 // One Deno process per function, started on its first request and running that function's real index.ts
 // (`Deno.serve`, bound to a private port through DENO_SERVE_ADDRESS). A function that crashes takes down only
 // its own process; the next request starts a fresh one, as the edge runtime starts a fresh isolate.
-import type { FunctionSpec } from "./functions.ts";
+import { type FunctionSpec, readFunctionsDotEnv } from "./functions.ts";
 
 export interface WorkerOptions {
-  /** Environment of every function process (platform variables, .env, overrides). */
+  /** The project's supabase/ folder: its functions/.env is read each time a process starts. */
+  supabaseDir: string;
+  /** Environment of every function process (platform variables, overrides); wins over functions/.env. */
   env: Record<string, string>;
   log: (line: string) => void;
 }
@@ -17,7 +19,7 @@ interface Running {
 
 const PASS_THROUGH = ["PATH", "HOME", "DENO_DIR", "TMPDIR", "LANG", "NO_COLOR", "NPM_CONFIG_REGISTRY"];
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -72,7 +74,7 @@ export class FunctionWorkers {
   }
 
   async #spawn(spec: FunctionSpec): Promise<Running> {
-    const port = await freePort();
+    const port = freePort();
     const base: Record<string, string> = {};
     for (const name of PASS_THROUGH) {
       const value = Deno.env.get(name);
@@ -82,7 +84,12 @@ export class FunctionWorkers {
       args: ["run", "--allow-all", "--no-prompt", "--no-lock", ...spec.resolutionArgs, spec.entrypoint],
       cwd: spec.dir,
       clearEnv: true,
-      env: { ...base, ...this.options.env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` },
+      env: {
+        ...base,
+        ...(await readFunctionsDotEnv(this.options.supabaseDir)),
+        ...this.options.env,
+        DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -18,7 +18,7 @@ export interface GatewayOptions {
   port: number;
   /** The project's supabase/ folder (config.toml + functions/); tests point it at fixture projects. */
   supabaseDir?: string;
-  /** Environment for every function process. */
+  /** Environment for every function process, on top of <supabaseDir>/functions/.env. */
   env: Record<string, string>;
   log: (line: string) => void;
   /** Restart function processes when files under supabase/functions change (dev mode). */
@@ -80,9 +80,9 @@ function withCors(response: Response): Response {
 }
 
 export function startGateway(options: GatewayOptions): Gateway {
-  const workers = new FunctionWorkers({ env: options.env, log: options.log });
-  let specs: Promise<Map<string, FunctionSpec>> | null = null;
   const supabaseDir = options.supabaseDir ?? SUPABASE_DIR;
+  const workers = new FunctionWorkers({ supabaseDir, env: options.env, log: options.log });
+  let specs: Promise<Map<string, FunctionSpec>> | null = null;
   const functions = () =>
     specs ??= discoverFunctions(supabaseDir).finally(() => setTimeout(() => specs = null, 1000));
 
@@ -165,7 +165,7 @@ export function startGateway(options: GatewayOptions): Gateway {
   let watcher: Deno.FsWatcher | null = null;
   if (options.watch) {
     watcher = Deno.watchFs(join(supabaseDir, "functions"), { recursive: true });
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     (async () => {
       for await (const _event of watcher!) {
         clearTimeout(timer);

@@ -39,7 +39,7 @@ export async function send(request: QueuedRequest): Promise<Outcome> {
     const response = await fetch(request.url, {
       method: request.method.toUpperCase(),
       headers: request.headers ?? {},
-      body: request.body && request.method.toUpperCase() !== "GET" ? request.body : undefined,
+      body: request.body && request.method.toUpperCase() !== "GET" ? new Uint8Array(request.body) : undefined,
       signal: controller.signal,
     });
     const content = await response.text();
@@ -63,7 +63,10 @@ export async function send(request: QueuedRequest): Promise<Outcome> {
         error_msg: `Timeout of ${request.timeout_milliseconds} ms reached. Total time: ${elapsed} ms`,
       };
     }
-    const cause = error instanceof Error ? error.message : String(error);
+    // fetch reports "fetch failed"; the reason (refused, DNS, TLS) is in its cause.
+    const reasons: string[] = [];
+    for (let e: unknown = error; e instanceof Error && reasons.length < 4; e = e.cause) reasons.push(e.message);
+    const cause = reasons.join(": ") || String(error);
     const refused = /refused|connect/i.test(cause);
     return {
       status_code: null,

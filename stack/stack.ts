@@ -1,14 +1,12 @@
 // The whole local stack as one handle: Postgres + base objects + migrations + seed + pg_net worker + gateway.
 // `deno task start` and the test runner both start it through startStack().
 import { join } from "node:path";
-import { platformEnv, ROOT, type StackConfig } from "./config.ts";
+import { dbUrl, platformEnv, ROOT, type StackConfig } from "./config.ts";
 import { applyMigrations, bootstrap, writeVaultSecrets } from "./database.ts";
-import { readFunctionsDotEnv } from "./functions.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type NetWorker, startNetWorker } from "./net_worker.ts";
 import { clusterOf, ensureCluster, startCluster, stopCluster } from "./postgres.ts";
 import { run } from "./process.ts";
-import { dbUrl } from "./config.ts";
 
 export interface StackOptions {
   log: (line: string) => void;
@@ -22,7 +20,7 @@ export interface Stack {
   gateway: Gateway;
   /** Null when the real pg_net extension does the sending. */
   netWorker: NetWorker | null;
-  /** Environment every function process gets. */
+  /** Environment every function process gets (on top of supabase/functions/.env). */
   functionsEnv: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -54,7 +52,7 @@ export async function startStack(config: StackConfig, options: StackOptions): Pr
     const netWorker = realPgNet ? null : await startNetWorker(dbUrl(config), log);
     if (netWorker) cleanup.push(() => netWorker.stop());
 
-    const functionsEnv = { ...platformEnv(config), ...(await readFunctionsDotEnv()), ...config.functionsEnv };
+    const functionsEnv = { ...platformEnv(config), ...config.functionsEnv };
     const gateway = startGateway({ port: config.apiPort, env: functionsEnv, log, watch: options.watch });
     cleanup.push(() => gateway.stop());
     return { config, realPgNet, gateway, netWorker, functionsEnv, stop: stopAll };

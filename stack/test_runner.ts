@@ -26,7 +26,9 @@ async function tee(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command(cmd, { args, env, cwd: ROOT, stdout: "piped", stderr: "piped" }).spawn();
+  // NO_COLOR keeps the summary lines free of escape codes.
+  const child = new Deno.Command(cmd, { args, env: { ...env, NO_COLOR: "1" }, cwd: ROOT, stdout: "piped", stderr: "piped" })
+    .spawn();
   let out = "";
   const pump = async (stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
     for await (const chunk of stream) {
@@ -41,16 +43,14 @@ async function tee(
 
 /** TAP lines of pg_prove --verbose: `ok N` / `not ok N`; a file that dies counts as one failure. */
 export function countTap(out: string, code: number): Counts {
-  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
-  const passed = (plain.match(/^\s*ok \d+/gm) ?? []).length;
-  const failed = (plain.match(/^\s*not ok \d+/gm) ?? []).length;
+  const passed = (out.match(/^\s*ok \d+/gm) ?? []).length;
+  const failed = (out.match(/^\s*not ok \d+/gm) ?? []).length;
   return { passed, failed: failed === 0 && code !== 0 ? 1 : failed };
 }
 
 /** Deno's summary line: `ok | 12 passed (3 steps) | 0 failed` or `FAILED | 3 passed | 1 failed`. */
 export function countDeno(out: string, code: number): Counts {
-  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
-  const match = [...plain.matchAll(/\|\s*(\d+) passed[^|]*\|\s*(\d+) failed/g)].pop();
+  const match = [...out.matchAll(/\|\s*(\d+) passed[^|]*\|\s*(\d+) failed/g)].pop();
   if (!match) return { passed: 0, failed: code === 0 ? 0 : 1 };
   const counts = { passed: Number(match[1]), failed: Number(match[2]) };
   return { passed: counts.passed, failed: counts.failed === 0 && code !== 0 ? 1 : counts.failed };
@@ -115,8 +115,8 @@ export async function runTests(args: string[]): Promise<number> {
   const modelEnv = await prepareTestModel();
   const config: StackConfig = {
     stateDir: join(STATE_ROOT, `test-${Date.now()}-${Deno.pid}`),
-    dbPort: await freePort(),
-    apiPort: await freePort(),
+    dbPort: freePort(),
+    apiPort: freePort(),
     functionsEnv: modelEnv,
   };
   const total: Counts = { passed: 0, failed: 0 };

@@ -8,12 +8,12 @@
 --
 -- Loading: a seed file, run after the migrations that create public.code_analysis (e.g. listed in
 -- supabase/config.toml [db.seed] sql_paths for `supabase db reset`, or psql -f this file).
--- Rows are shared (owner null), provider/llm_model 'knowledge-base', verified, status 'accepted'.
--- Embeddings are left null for the automatic-embedding pipeline to fill.
+-- Rows are shared with every user (shared = true, owner null), provider/llm_model 'knowledge-base',
+-- verified, status 'accepted'. Embeddings are left to the automatic-embedding pipeline: its triggers queue
+-- new rows and re-queue (clearing the stale vectors of) rows whose text changes here.
 --
 -- Idempotent. Natural key: provider = 'knowledge-base' and metadata->>'kb_id'. Re-running inserts
--- missing entries, refreshes changed ones in place (clearing their now stale embeddings) and
--- leaves unchanged rows untouched. One statement, so it applies atomically.
+-- missing entries, refreshes changed ones in place and leaves unchanged rows untouched. One statement, so it applies atomically.
 --
 -- Codes: TS1005, TS1109, TS1128, TS1308, TS2300, TS2304, TS2305, TS2307, TS2322, TS2339, TS2344,
 --   TS2345, TS2349, TS2351, TS2353, TS2355, TS2365, TS2366, TS2367, TS2393, TS2448, TS2451, TS2454,
@@ -1095,12 +1095,11 @@ refreshed as (
       error_message = kb.error_message,
       code_snippet = kb.code_snippet,
       suggested_fix = kb.suggested_fix,
-      code_embedding = case when t.code_snippet is distinct from kb.code_snippet then null else t.code_embedding end,
-      fix_embedding = case when t.suggested_fix is distinct from kb.suggested_fix then null else t.fix_embedding end,
       confidence = 1.0,
       llm_model = 'knowledge-base',
       verified = true,
       status = 'accepted',
+      shared = true,
       metadata = t.metadata || jsonb_build_object('kb_id', kb.kb_id, 'title', kb.title, 'explanation', kb.explanation)
   from kb
   where t.provider = 'knowledge-base'
@@ -1109,12 +1108,13 @@ refreshed as (
          t.metadata->>'explanation', t.verified, t.status)
         is distinct from
         (kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, kb.title, kb.explanation, true, 'accepted')
+    or not t.shared
   returning t.id
 )
 insert into public.code_analysis
-  (owner, file_path, error_code, error_message, code_snippet, suggested_fix, confidence, llm_model, provider,
-   verified, status, metadata)
-select null, 'kb/' || kb.kb_id || '.ts', kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, 1.0,
+  (owner, shared, file_path, error_code, error_message, code_snippet, suggested_fix, confidence, llm_model,
+   provider, verified, status, metadata)
+select null, true, 'kb/' || kb.kb_id || '.ts', kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, 1.0,
        'knowledge-base', 'knowledge-base', true, 'accepted',
        jsonb_build_object('kb_id', kb.kb_id, 'title', kb.title, 'explanation', kb.explanation)
 from kb

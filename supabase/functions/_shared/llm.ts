@@ -31,6 +31,7 @@ import {
   type LlmUsage,
   loadLlmConfig,
   resolveModel,
+  type SamplingOptions,
 } from "./llm_config.ts";
 import { createOpenAiClient, openaiChat, openaiChatStream } from "./llm_openai.ts";
 import { ollamaChat, ollamaChatStream, ollamaGenerate, ollamaGenerateStream } from "./llm_ollama.ts";
@@ -82,19 +83,35 @@ function cleanMessages(messages: unknown): ChatMessage[] {
   });
 }
 
-/** Copies only the known request fields (a request object may carry anything else at run time). */
-function cleanChat(config: LlmConfig, req: ChatRequest): ChatRequest & { model: string } {
+function optionalNumber(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value)) throw new TypeError(`${name} must be a number`);
+  return value;
+}
+
+/**
+ * Copies only the known sampling fields, type-checked (a request object may carry anything at run
+ * time, and a provider's 400 for a bad value would otherwise surface as our 502).
+ */
+function cleanSampling(config: LlmConfig, req: SamplingOptions): SamplingOptions & { model: string } {
+  if (req.stop !== undefined && (!Array.isArray(req.stop) || !req.stop.every((s) => typeof s === "string"))) {
+    throw new TypeError("stop must be an array of strings");
+  }
   return {
-    messages: cleanMessages(req.messages),
     model: resolveModel(config, req.model),
-    temperature: req.temperature,
-    top_p: req.top_p,
-    max_tokens: req.max_tokens,
+    temperature: optionalNumber(req.temperature, "temperature"),
+    top_p: optionalNumber(req.top_p, "top_p"),
+    max_tokens: optionalNumber(req.max_tokens, "max_tokens"),
     stop: req.stop,
-    seed: req.seed,
+    seed: optionalNumber(req.seed, "seed"),
     ollamaOptions: req.ollamaOptions,
     signal: req.signal,
   };
+}
+
+function cleanChat(config: LlmConfig, req: ChatRequest): ChatRequest & { model: string } {
+  const messages = cleanMessages(req.messages);
+  return { ...cleanSampling(config, req), messages };
 }
 
 function cleanGenerate(config: LlmConfig, req: GenerateRequest): GenerateRequest & { model: string } {
@@ -102,11 +119,7 @@ function cleanGenerate(config: LlmConfig, req: GenerateRequest): GenerateRequest
   if (req.system !== undefined && typeof req.system !== "string") {
     throw new TypeError("system must be a string");
   }
-  const { messages: _, ...sampling } = cleanChat(config, {
-    ...req,
-    messages: [{ role: "user", content: req.prompt }],
-  });
-  return { ...sampling, prompt: req.prompt, system: req.system };
+  return { ...cleanSampling(config, req), prompt: req.prompt, system: req.system };
 }
 
 function generateAsChat(req: GenerateRequest & { model: string }): ChatRequest & { model: string } {
@@ -129,7 +142,13 @@ export function createLlm(config: LlmConfig): Llm {
     const stopper = new AbortController();
     const signal = req.signal ? AbortSignal.any([req.signal, stopper.signal]) : stopper.signal;
     const chunks = await open({ ...req, signal });
-    return new AccumulatingStream(config.provider, req.model, started, chunks, () => stopper.abort("cancelled"));
+    return new AccumulatingStream(
+      config.provider,
+      req.model,
+      started,
+      chunks,
+      () => stopper.abort("cancelled"),
+    );
   };
 
   return {
@@ -151,7 +170,9 @@ export function createLlm(config: LlmConfig): Llm {
     },
     async generate(req) {
       const clean = cleanGenerate(config, req);
-      return openai ? await openaiChat(openai, config, generateAsChat(clean)) : await ollamaGenerate(config, clean);
+      return openai
+        ? await openaiChat(openai, config, generateAsChat(clean))
+        : await ollamaGenerate(config, clean);
     },
     async generateStream(req) {
       const clean = cleanGenerate(config, req);
@@ -175,6 +196,7 @@ class AccumulatingStream implements LlmStream {
   #started: number;
   #abort: () => void;
   #consumed = false;
+  #cancelled = false;
   #settled: Promise<LlmResult>;
   #resolve!: (result: LlmResult) => void;
   #reject!: (error: unknown) => void;
@@ -209,6 +231,7 @@ class AccumulatingStream implements LlmStream {
     let completed = false;
     try {
       for await (const chunk of this.#source) {
+        if (this.#cancelled) break;
         id ??= chunk.id;
         created ??= chunk.created;
         if (chunk.model) model = chunk.model;
@@ -228,6 +251,7 @@ class AccumulatingStream implements LlmStream {
         }
         yield chunk;
       }
+      if (this.#cancelled) throw this.#cancelledError();
       completed = true;
       this.#resolve({
         text,
@@ -246,7 +270,9 @@ class AccumulatingStream implements LlmStream {
       throw error;
     } finally {
       if (!completed) {
-        this.#reject(new LlmError("the stream was stopped before its end", { kind: "aborted", provider: this.provider }));
+        this.#reject(
+          new LlmError("the stream was stopped before its end", { kind: "aborted", provider: this.provider }),
+        );
       }
     }
   }
@@ -262,12 +288,17 @@ class AccumulatingStream implements LlmStream {
   }
 
   async cancel(): Promise<void> {
+    this.#cancelled = true;
     if (!this.#consumed) {
       this.#consumed = true;
-      this.#reject(new LlmError("the stream was cancelled", { kind: "aborted", provider: this.provider }));
+      this.#reject(this.#cancelledError());
     }
     this.#abort(); // closes the connection; a read in progress rejects with kind "aborted"
     await this.#source.return(undefined).catch(() => {});
+  }
+
+  #cancelledError(): LlmError {
+    return new LlmError("the stream was cancelled", { kind: "aborted", provider: this.provider });
   }
 }
 
@@ -309,25 +340,28 @@ const encoder = new TextEncoder();
  */
 export function sseFromLlmStream(stream: LlmStream): ReadableStream<Uint8Array> {
   const iterator = stream[Symbol.asyncIterator]();
+  let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      let frame: string;
+      let last = false;
       try {
         const next = await iterator.next();
-        if (next.done) {
-          controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-          controller.close();
-        } else {
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(next.value)}\n\n`));
-        }
+        last = next.done === true;
+        frame = last ? "data: [DONE]\n\n" : `data: ${JSON.stringify(next.value)}\n\n`;
       } catch (error) {
+        last = true;
         const body = error instanceof LlmError
           ? error.toJSON()
           : { error: { message: String(error), type: "llm_error", code: "internal" } };
-        controller.enqueue(encoder.encode(`data: ${JSON.stringify(body)}\n\n`));
-        controller.close();
+        frame = `data: ${JSON.stringify(body)}\n\n`;
       }
+      if (cancelled) return; // the client went away while we waited
+      controller.enqueue(encoder.encode(frame));
+      if (last) controller.close();
     },
     async cancel() {
+      cancelled = true;
       await stream.cancel();
     },
   });

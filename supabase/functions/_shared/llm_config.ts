@@ -281,7 +281,10 @@ export function loadLlmConfig(env: EnvSource = Deno.env): LlmConfig | null {
  * The model to use for a request: the default when none is requested, the requested one when it is
  * allowed, otherwise throws `ModelNotAllowedError` (whose message lists the allowed models).
  */
-export function resolveModel(config: Pick<LlmConfig, "defaultModel" | "allowedModels">, requested?: string | null): string {
+export function resolveModel(
+  config: Pick<LlmConfig, "defaultModel" | "allowedModels">,
+  requested?: string | null,
+): string {
   const model = requested?.trim();
   if (!model) return config.defaultModel;
   if (config.allowedModels.includes(model)) return model;
@@ -412,7 +415,9 @@ export class LlmError extends Error {
   }
 
   /** An OpenAI-shaped error body for HTTP responses and SSE error frames. */
-  toJSON(): { error: { message: string; type: string; code: string; provider: string; status: number | null } } {
+  toJSON(): {
+    error: { message: string; type: string; code: string; provider: string; status: number | null };
+  } {
     return {
       error: {
         message: this.message,
@@ -534,7 +539,11 @@ async function readWithDeadline(
 /** The error for a request cancelled through the caller's signal. */
 export function abortedError(provider: LlmProvider, signal?: AbortSignal): LlmError {
   const reason = signal?.reason;
-  const detail = reason instanceof Error ? `: ${reason.message}` : typeof reason === "string" ? `: ${reason}` : "";
+  const detail = reason instanceof Error
+    ? `: ${reason.message}`
+    : typeof reason === "string"
+    ? `: ${reason}`
+    : "";
   return new LlmError(`request aborted by the caller${detail}`, { kind: "aborted", provider, cause: reason });
 }
 

@@ -229,13 +229,20 @@ async function statusError(target: OllamaTarget, response: Response): Promise<Ll
 }
 
 /** Sends a JSON request with timeout and retries and returns the parsed JSON body. */
-async function postJson<T>(target: OllamaTarget, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+async function postJson<T>(
+  target: OllamaTarget,
+  path: string,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<T> {
   return await withRetry(async () => {
     const attempt = await startAttempt(target, path, body, signal);
     try {
       return await attempt.response.json() as T;
     } catch (cause) {
-      if (attempt.timedOut() || signal?.aborted) throw transportError(target, cause, attempt.timedOut(), signal);
+      if (attempt.timedOut() || signal?.aborted) {
+        throw transportError(target, cause, attempt.timedOut(), signal);
+      }
       throw new LlmError(`unreadable answer from Ollama: ${errorText(cause)}`, {
         kind: "upstream",
         provider: target.provider,

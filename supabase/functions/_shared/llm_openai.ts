@@ -68,7 +68,11 @@ function requestBody(target: OpenAiTarget, req: ResolvedChat): ChatCompletionCre
 }
 
 /** `POST {baseURL}/chat/completions` without streaming. */
-export async function openaiChat(client: OpenAI, target: OpenAiTarget, req: ResolvedChat): Promise<LlmResult> {
+export async function openaiChat(
+  client: OpenAI,
+  target: OpenAiTarget,
+  req: ResolvedChat,
+): Promise<LlmResult> {
   const started = performance.now();
   let completion: OpenAI.ChatCompletion;
   try {
@@ -157,7 +161,9 @@ async function* sseToChunks(
         });
       }
       const streamError = (parsed as { error?: unknown } | null)?.error;
-      if (streamError !== undefined && streamError !== null) throw streamErrorOf(target.provider, streamError);
+      if (streamError !== undefined && streamError !== null) {
+        throw streamErrorOf(target.provider, streamError);
+      }
       return parsed as ChatCompletionChunk;
     };
     for await (const line of lines) {
