@@ -25,6 +25,7 @@ import {
 import { resetDatabase } from "./database.ts";
 import { clusterOf, ensureCluster, isRunning, startCluster, stopCluster } from "./postgres.ts";
 import { provision, startStack } from "./stack.ts";
+import { runBenchmarks } from "./bench_runner.ts";
 import { runTests } from "./test_runner.ts";
 
 const PID_FILE = join(DEV_STACK.stateDir, "stack.pid");
@@ -162,8 +163,12 @@ async function main(): Promise<number> {
       return await dbReset();
     case "test":
       return await runTests(args);
+    case "bench":
+      return await runBenchmarks(args);
     default:
-      console.error("usage: deno run -A stack/cli.ts start [--detach] | stop | status | db-reset | test");
+      console.error(
+        "usage: deno run -A stack/cli.ts start [--detach] | stop | status | db-reset | test | bench",
+      );
       return 2;
   }
 }

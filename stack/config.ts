@@ -58,5 +58,7 @@ export function platformEnv(config: StackConfig): Record<string, string> {
     SUPABASE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
     SUPABASE_SECRET_KEY: SECRET_KEY,
     SUPABASE_DB_URL: dbUrl(config),
+    // Lets functions verify JWT signatures themselves too (see supabase/functions/_shared/auth.ts).
+    SUPABASE_JWT_SECRET: JWT_SECRET,
   };
 }

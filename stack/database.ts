@@ -110,7 +110,6 @@ export async function resetDatabase(config: StackConfig): Promise<string> {
     await admin.end();
   }
   await bootstrap(config);
-  const out = await applyMigrations(config);
   await writeVaultSecrets(config);
-  return out;
+  return await applyMigrations(config);
 }

@@ -65,7 +65,9 @@ export async function send(request: QueuedRequest): Promise<Outcome> {
     }
     // fetch reports "fetch failed"; the reason (refused, DNS, TLS) is in its cause.
     const reasons: string[] = [];
-    for (let e: unknown = error; e instanceof Error && reasons.length < 4; e = e.cause) reasons.push(e.message);
+    for (let e: unknown = error; e instanceof Error && reasons.length < 4; e = e.cause) {
+      reasons.push(e.message);
+    }
     const cause = reasons.join(": ") || String(error);
     const refused = /refused|connect/i.test(cause);
     return {

@@ -43,11 +43,11 @@ export async function startStack(config: StackConfig, options: StackOptions): Pr
   };
   try {
     const { realPgNet } = await bootstrap(config);
+    await writeVaultSecrets(config); // before the seed, whose inserts wake workers through Vault's URL
     const migrated = await applyMigrations(config);
     for (const line of migrated.split("\n")) {
       if (/^(Applying|Seeding)/.test(line)) log(line);
     }
-    await writeVaultSecrets(config);
 
     const netWorker = realPgNet ? null : await startNetWorker(dbUrl(config), log);
     if (netWorker) cleanup.push(() => netWorker.stop());

@@ -27,7 +27,13 @@ async function tee(
   env: Record<string, string>,
 ): Promise<{ code: number; out: string }> {
   // NO_COLOR keeps the summary lines free of escape codes.
-  const child = new Deno.Command(cmd, { args, env: { ...env, NO_COLOR: "1" }, cwd: ROOT, stdout: "piped", stderr: "piped" })
+  const child = new Deno.Command(cmd, {
+    args,
+    env: { ...env, NO_COLOR: "1" },
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  })
     .spawn();
   let out = "";
   const pump = async (stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
@@ -85,8 +91,9 @@ async function pgTap(stack: Stack): Promise<Counts> {
   return countTap(out, code);
 }
 
-async function denoTests(stack: Stack, files: string[], extra: string[]): Promise<Counts> {
-  const env: Record<string, string> = {
+/** What tests and benchmarks learn about the stack they run on (read by tests/_stack.ts). */
+export function stackEnv(stack: Stack): Record<string, string> {
+  return {
     ...Deno.env.toObject(),
     ...stack.functionsEnv,
     STACK_STATE_DIR: stack.config.stateDir,
@@ -97,6 +104,49 @@ async function denoTests(stack: Stack, files: string[], extra: string[]): Promis
     SUPABASE_ANON_KEY: ANON_KEY,
     SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
   };
+}
+
+/** A fresh stack on free ports in its own folder, with the test model; removed by the returned cleanup. */
+export async function throwawayStack(
+  prefix: string,
+): Promise<{ stack: Stack; cleanup: () => Promise<void> }> {
+  const config: StackConfig = {
+    stateDir: join(STATE_ROOT, `${prefix}-${Date.now()}-${Deno.pid}`),
+    dbPort: freePort(),
+    apiPort: freePort(),
+    functionsEnv: await prepareTestModel(),
+  };
+  const logFile = await Deno.open(join(STATE_ROOT, `${prefix}-last.log`), {
+    create: true,
+    write: true,
+    truncate: true,
+  });
+  const encoder = new TextEncoder();
+  const log = (line: string) => void logFile.write(encoder.encode(line + "\n")).catch(() => {});
+  console.log(
+    `Starting a ${prefix} stack in ${config.stateDir} (db :${config.dbPort}, api :${config.apiPort}); log: .stack/${prefix}-last.log`,
+  );
+  await Deno.mkdir(STATE_ROOT, { recursive: true });
+  let stack: Stack;
+  try {
+    stack = await startStack(config, { log });
+  } catch (error) {
+    logFile.close();
+    await Deno.remove(config.stateDir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  return {
+    stack,
+    async cleanup() {
+      await stack.stop();
+      logFile.close();
+      await Deno.remove(config.stateDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function denoTests(stack: Stack, files: string[], extra: string[]): Promise<Counts> {
+  const env = stackEnv(stack);
   console.log("\n== Deno tests ==");
   const args = ["test", "-A", "--no-prompt", ...extra, ...(files.length ? files : ["tests/"])];
   const { code, out } = await tee(Deno.execPath(), args, env);
@@ -111,21 +161,12 @@ export async function runTests(args: string[]): Promise<number> {
   const runPgTap = only ? only.includes("pgtap") : files.length === 0;
   const runDeno = only ? only.includes("deno") : true;
 
-  const log = (line: string) => console.log(line);
-  const modelEnv = await prepareTestModel();
-  const config: StackConfig = {
-    stateDir: join(STATE_ROOT, `test-${Date.now()}-${Deno.pid}`),
-    dbPort: freePort(),
-    apiPort: freePort(),
-    functionsEnv: modelEnv,
-  };
   const total: Counts = { passed: 0, failed: 0 };
-  let stack: Stack | null = null;
+  let cleanup: (() => Promise<void>) | null = null;
   try {
-    console.log(
-      `Starting a test stack in ${config.stateDir} (db :${config.dbPort}, api :${config.apiPort}) ...`,
-    );
-    stack = await startStack(config, { log: (line) => Deno.env.get("STACK_LOG") ? log(line) : undefined });
+    const throwaway = await throwawayStack("test");
+    cleanup = keep ? () => throwaway.stack.stop() : throwaway.cleanup;
+    const { stack } = throwaway;
     for (
       const counts of [
         runPgTap ? await pgTap(stack) : null,
@@ -140,8 +181,7 @@ export async function runTests(args: string[]): Promise<number> {
     console.error(error instanceof Error ? error.message : error);
     total.failed += 1;
   } finally {
-    await stack?.stop();
-    if (!keep) await Deno.remove(config.stateDir, { recursive: true }).catch(() => {});
+    await cleanup?.();
   }
   console.log(`${total.passed} passed, ${total.failed} failed`);
   return total.failed === 0 && total.passed > 0 ? 0 : 1;

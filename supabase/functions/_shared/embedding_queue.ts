@@ -1,0 +1,89 @@
+// The embed-worker's drain: claim a batch of embedding jobs, embed their texts with one model call, write the
+// vectors back through ai.complete_embedding_jobs (which refuses stale ones), record failures for retry.
+// Repeats until the queue is empty or the time budget is spent.
+import type postgres from "postgres";
+import { db } from "./db.ts";
+import { embed } from "./embeddings.ts";
+import type { DrainOptions, DrainReport } from "./worker.ts";
+
+interface Job {
+  job_id: string;
+  claim_token: string;
+  content: string | null;
+  content_hash: string | null;
+}
+
+interface Finished {
+  job_id: string;
+  claim_token: string;
+  content_hash?: string | null;
+  embedding?: number[] | null;
+  error?: string;
+}
+
+export interface EmbeddingDrainOptions extends DrainOptions {
+  batchSize: number;
+  /** How long a claim stays invisible to other workers. */
+  visibilitySeconds: number;
+}
+
+/** Embeds a batch; if the batch fails as a whole, each text alone, so one bad text cannot sink the rest. */
+async function embedJobs(jobs: Job[]): Promise<Finished[]> {
+  const texts = jobs.map((j) => j.content as string);
+  try {
+    const vectors = await embed(texts);
+    return jobs.map((j, i) => ({ ...j, embedding: vectors[i] }));
+  } catch (batchError) {
+    if (jobs.length === 1) return [{ ...jobs[0], error: (batchError as Error).message }];
+    const out: Finished[] = [];
+    for (const job of jobs) out.push(...await embedJobs([job]));
+    return out;
+  }
+}
+
+export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promise<DrainReport> {
+  const sql = db();
+  const started = Date.now();
+  const report: DrainReport = {
+    claimed: 0,
+    succeeded: 0,
+    failed: 0,
+    stale: 0,
+    batches: 0,
+    ms: 0,
+    embed_ms: 0,
+  };
+  while (Date.now() - started < options.budgetMs) {
+    const jobs = await sql<Job[]>`
+      select job_id::text, claim_token::text, content, content_hash
+      from ai.claim_embedding_jobs(${options.batchSize}, make_interval(secs => ${options.visibilitySeconds}))`;
+    if (jobs.length === 0) break;
+    report.batches++;
+    report.claimed += jobs.length;
+
+    // Rows that are gone or have no text: finish them without a vector.
+    const empty: Finished[] = jobs.filter((j) => j.content === null || j.content === "")
+      .map((j) => ({ ...j, embedding: null }));
+    const texts = jobs.filter((j) => j.content !== null && j.content !== "");
+    const t0 = performance.now();
+    const done = texts.length ? await embedJobs(texts) : [];
+    (report.embed_ms as number) += Math.round(performance.now() - t0);
+
+    const ok = [...empty, ...done.filter((d) => !d.error)];
+    const bad = done.filter((d) => d.error);
+    if (ok.length) {
+      const [result] = await sql`select written, stale from ai.complete_embedding_jobs(${
+        sql.json(ok as unknown as postgres.JSONValue)
+      })`;
+      report.succeeded += result.written;
+      (report.stale as number) += result.stale;
+    }
+    if (bad.length) {
+      const failures = bad.map((b) => ({ job_id: b.job_id, claim_token: b.claim_token, error: b.error }));
+      await sql`select ai.fail_embedding_jobs(${sql.json(failures)})`;
+      report.failed += bad.length;
+    }
+  }
+  report.ms = Date.now() - started;
+  return report;
+}

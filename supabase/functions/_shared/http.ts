@@ -1,0 +1,155 @@
+// Request handling shared by every function: CORS, method checks, size-limited zod-validated JSON bodies,
+// and errors as `{"error": {"code", "message", "details"?}}` with the right status — 400 bad input, 401/403
+// credentials, 405 method, 413 too large, 429 limits, 502/504 upstream, 503 not configured, 500 our fault.
+import { z } from "zod";
+
+export const CORS_HEADERS: Record<string, string> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "authorization, x-client-info, apikey, content-type, accept",
+};
+
+/** An error meant for the caller: status, a stable machine code, and a sentence saying what to do. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return Response.json(body, { status, headers: { ...CORS_HEADERS, ...headers } });
+}
+
+export function errorJson(
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  return json(
+    { error: details === undefined ? { code, message } : { code, message, details } },
+    status,
+    headers,
+  );
+}
+
+/**
+ * Maps any thrown value to a response. Errors from the shared modules are recognised by name, so this file
+ * imports none of them (and no function loads the model or the LLM SDK just to report an error).
+ */
+export function toErrorResponse(error: unknown): Response {
+  if (error instanceof HttpError) {
+    return errorJson(error.status, error.code, error.message, error.details, error.headers);
+  }
+  const e = error as Error & Record<string, unknown>;
+  switch (e?.name) {
+    case "ModelNotAllowedError":
+      return errorJson(400, "model_not_allowed", e.message, { allowed: e.allowed });
+    case "LlmError": {
+      const status = e.httpStatus as number;
+      const headers: Record<string, string> = {};
+      if (status === 429 && typeof e.retryAfterMs === "number") {
+        headers["retry-after"] = String(Math.ceil(e.retryAfterMs / 1000));
+      }
+      return errorJson(
+        status,
+        `llm_${e.kind}`,
+        `${e.provider}: ${e.message}`,
+        { upstream_status: e.status },
+        headers,
+      );
+    }
+    case "LlmConfigError":
+      return errorJson(503, "llm_misconfigured", e.message);
+    case "EmbeddingModelError":
+      return errorJson(503, "embedding_model_unavailable", e.message);
+  }
+  const id = crypto.randomUUID();
+  console.error(`[${id}]`, error);
+  return errorJson(500, "internal_error", `Something went wrong on our side (error id ${id}).`);
+}
+
+/** Reads at most maxBytes of the body (413 past that), parses JSON (400) and validates it (400 with issues). */
+export async function readJson<T extends z.ZodType>(
+  req: Request,
+  schema: T,
+  maxBytes = 1_000_000,
+): Promise<z.infer<T>> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    for await (const chunk of req.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  }
+  const text = new TextDecoder().decode(concat(chunks, size));
+  if (text.trim() === "") {
+    throw new HttpError(400, "invalid_json", "The request body is empty; send a JSON object.");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(
+      400,
+      "invalid_json",
+      `The request body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    const first = issues[0];
+    throw new HttpError(400, "invalid_request", `${first.path || "body"}: ${first.message}`, issues);
+  }
+  return parsed.data;
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, "payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Wraps a handler: answers CORS preflight, refuses other methods than `methods` with 405, and turns whatever
+ * the handler throws into a JSON error response.
+ */
+export function route(
+  methods: string[],
+  handler: (req: Request) => Promise<Response>,
+): (req: Request) => Promise<Response> {
+  return async (req) => {
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS_HEADERS });
+    if (!methods.includes(req.method)) {
+      return errorJson(405, "method_not_allowed", `Use ${methods.join(" or ")}.`, undefined, {
+        allow: [...methods, "OPTIONS"].join(", "),
+      });
+    }
+    try {
+      return await handler(req);
+    } catch (error) {
+      return toErrorResponse(error);
+    }
+  };
+}

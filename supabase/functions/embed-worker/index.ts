@@ -1,0 +1,30 @@
+// POST /functions/v1/embed-worker — the automatic-embedding worker, woken by pg_net (see the migration
+// 20261125150200_worker_wakeups.sql). Service role only. Drains ai.embedding_jobs in batches until the queue
+// is empty or the time budget is spent; answers 202 at once (the drain goes on), or with {"wait": true}
+// the drain's report: claimed, succeeded, failed, stale, batches, ms.
+//
+//   EMBED_BATCH_SIZE (default 32), EMBED_VISIBILITY_SECONDS (300), WORKER_BUDGET_MS (50000)
+import { z } from "zod";
+import { requireServiceRole } from "../_shared/auth.ts";
+import { drainEmbeddingQueue } from "../_shared/embedding_queue.ts";
+import { readJson, route } from "../_shared/http.ts";
+import { respondToWake } from "../_shared/worker.ts";
+
+const env = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fallback);
+
+const Body = z.object({
+  wait: z.boolean().default(false),
+  batch_size: z.number().int().min(1).max(1000).default(env("EMBED_BATCH_SIZE", 32)),
+  budget_ms: z.number().int().min(100).max(600_000).default(env("WORKER_BUDGET_MS", 50_000)),
+}).strict();
+
+Deno.serve(route(["POST"], async (req) => {
+  await requireServiceRole(req);
+  const body = await readJson(req, Body);
+  return await respondToWake("embed-worker", (options) =>
+    drainEmbeddingQueue({
+      ...options,
+      batchSize: body.batch_size,
+      visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 300),
+    }), { wait: body.wait, budgetMs: body.budget_ms });
+}));
