@@ -1,0 +1,207 @@
+// POST /functions/v1/custom-llm — bring your own model: chat through the configured provider (any
+// OpenAI-compatible API, or Ollama's native API), answered in OpenAI's chat-completion shape.
+//   {"prompt": "…"} or {"messages": [{"role": "user", "content": "…"}]},
+//   optional "system", "model" (one of LLM_ALLOWED_MODELS), "temperature", "top_p", "max_tokens", "stream"
+// With "stream": true the answer is server-sent events (`data: {chunk}` … `data: [DONE]`; a failure midway
+// ends with an error frame and no [DONE]). Every call, successful or not, is stored in llm_responses.
+import { z } from "zod";
+import { requireUserOrService } from "../_shared/auth.ts";
+import { db } from "../_shared/db.ts";
+import {
+  CORS_HEADERS,
+  HttpError,
+  json,
+  readJson,
+  route,
+} from "../_shared/http.ts";
+import { enforceRateLimit, enforceTokenBudget } from "../_shared/limits.ts";
+import {
+  type ChatMessage,
+  type Llm,
+  type LlmStream,
+  sseFromLlmStream,
+  toChatCompletion,
+} from "../_shared/llm.ts";
+import { configuredLlm } from "../_shared/llm_env.ts";
+import { recordLlmCall } from "../_shared/llm_log.ts";
+
+const Message = z.object({
+  role: z.enum(["system", "user", "assistant"]),
+  content: z.string().max(200_000),
+}).strict();
+
+const Body = z.object({
+  prompt: z.string().trim().min(1, "must not be empty").max(200_000).optional(),
+  system: z.string().max(20_000).optional(),
+  messages: z.array(Message).min(1, "must hold at least one message").max(200)
+    .optional(),
+  model: z.string().min(1).max(200).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  max_tokens: z.number().int().min(1).max(65_536).optional(),
+  stream: z.boolean().default(false),
+}).strict().refine(
+  (b) => (b.prompt === undefined) !== (b.messages === undefined),
+  {
+    message: "send either prompt or messages (exactly one)",
+  },
+);
+
+function llmOrFail(): Llm {
+  const llm = configuredLlm();
+  if (!llm) {
+    throw new HttpError(
+      503,
+      "llm_not_configured",
+      "No LLM is configured: set LLM_PROVIDER (and LLM_API_KEY, LLM_MODEL) for the functions.",
+    );
+  }
+  return llm;
+}
+
+/** Passes chunks through while keeping the text so far, for the record of a stream that fails midway. */
+function tapped(
+  stream: LlmStream,
+): { stream: LlmStream; partial: () => string } {
+  let text = "";
+  const iterate = async function* () {
+    for await (const chunk of stream) {
+      text += chunk.choices?.[0]?.delta?.content ?? "";
+      yield chunk;
+    }
+  };
+  const wrapper: LlmStream = {
+    provider: stream.provider,
+    model: stream.model,
+    [Symbol.asyncIterator]: iterate,
+    result: () => stream.result(),
+    cancel: () => stream.cancel(),
+  };
+  return { stream: wrapper, partial: () => text };
+}
+
+Deno.serve(route(["POST"], async (req) => {
+  const caller = await requireUserOrService(req);
+  const body = await readJson(req, Body, 2_000_000);
+  const llm = llmOrFail();
+  const model = llm.resolveModel(body.model);
+  await enforceRateLimit(caller, "custom-llm");
+  await enforceTokenBudget(caller);
+
+  const messages: ChatMessage[] = body.messages ?? [
+    ...(body.system ? [{ role: "system" as const, content: body.system }] : []),
+    { role: "user", content: body.prompt! },
+  ];
+  const request = {
+    model,
+    temperature: body.temperature,
+    top_p: body.top_p,
+    max_tokens: body.max_tokens,
+  };
+  const started = performance.now();
+  const record = (
+    fields:
+      & { response: string | null; error?: string; httpStatus?: number | null }
+      & Partial<
+        {
+          usage: {
+            prompt_tokens: number;
+            completion_tokens: number;
+            total_tokens: number;
+          };
+          latencyMs: number;
+          model: string;
+        }
+      >,
+  ) =>
+    recordLlmCall(db(), {
+      owner: caller.userId,
+      functionName: "custom-llm",
+      provider: llm.provider,
+      model: fields.model ?? model,
+      messages,
+      response: fields.response,
+      usage: fields.usage,
+      latencyMs: fields.latencyMs ?? performance.now() - started,
+      stream: body.stream,
+      error: fields.error,
+      httpStatus: fields.httpStatus,
+    });
+  // A prompt goes to Ollama's /api/generate; anything else is a chat.
+  const asGenerate = body.prompt !== undefined && llm.kind === "ollama";
+
+  if (!body.stream) {
+    try {
+      const result = asGenerate
+        ? await llm.generate({
+          ...request,
+          prompt: body.prompt!,
+          system: body.system,
+        })
+        : await llm.chat({ ...request, messages });
+      const id = await record({
+        response: result.text,
+        usage: result.usage,
+        latencyMs: result.latency_ms,
+        model: result.model,
+      });
+      return json({ ...toChatCompletion(result), llm_response_id: id }, 200, {
+        "x-llm-response-id": id,
+      });
+    } catch (error) {
+      const e = error as Error & { status?: number | null };
+      await record({
+        response: null,
+        error: e.message || String(error),
+        httpStatus: e.status ?? null,
+      });
+      throw error;
+    }
+  }
+
+  let upstream: LlmStream;
+  try {
+    upstream = asGenerate
+      ? await llm.generateStream({
+        ...request,
+        prompt: body.prompt!,
+        system: body.system,
+      })
+      : await llm.stream({ ...request, messages });
+  } catch (error) {
+    const e = error as Error & { status?: number | null };
+    await record({
+      response: null,
+      error: e.message || String(error),
+      httpStatus: e.status ?? null,
+    });
+    throw error;
+  }
+  const { stream, partial } = tapped(upstream);
+  const recorded = stream.result().then(
+    (result) =>
+      record({
+        response: result.text,
+        usage: result.usage,
+        latencyMs: result.latency_ms,
+        model: result.model,
+      }),
+    (error) =>
+      record({
+        response: partial() || null,
+        error: (error as Error).message || String(error),
+      }),
+  ).catch((e) =>
+    console.error("custom-llm: could not record a streamed call:", e)
+  );
+  (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } })
+    .EdgeRuntime?.waitUntil(recorded);
+  return new Response(sseFromLlmStream(stream), {
+    headers: {
+      ...CORS_HEADERS,
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-llm-model": model,
+    },
+  });
+}));
