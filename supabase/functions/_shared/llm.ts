@@ -44,8 +44,9 @@ export interface LlmStream extends AsyncIterable<ChatCompletionChunk> {
   /** The model that was requested (the chunks carry the one the provider reports). */
   readonly model: string;
   /**
-   * The accumulated text, usage, finish reason, latency and time to first token once the stream has
-   * ended; rejects with the stream's error. Drains the stream itself when nobody iterates it.
+   * Settles when the iteration ends: the accumulated text, usage, finish reason, latency and time to
+   * first token, or the stream's error. Does not consume the stream: ask for it before or while
+   * iterating (e.g. to record the call once a proxied stream is done).
    */
   result(): Promise<LlmResult>;
   /** Stops the stream and closes the upstream connection. */
@@ -278,21 +279,13 @@ class AccumulatingStream implements LlmStream {
   }
 
   result(): Promise<LlmResult> {
-    if (!this.#consumed) {
-      return (async () => {
-        for await (const _ of this) { /* drain */ }
-        return await this.#settled;
-      })();
-    }
     return this.#settled;
   }
 
   async cancel(): Promise<void> {
     this.#cancelled = true;
-    if (!this.#consumed) {
-      this.#consumed = true;
-      this.#reject(this.#cancelledError());
-    }
+    this.#consumed = true;
+    this.#reject(this.#cancelledError()); // no effect when the stream had already ended
     this.#abort(); // closes the connection; a read in progress rejects with kind "aborted"
     await this.#source.return(undefined).catch(() => {});
   }
@@ -300,6 +293,13 @@ class AccumulatingStream implements LlmStream {
   #cancelledError(): LlmError {
     return new LlmError("the stream was cancelled", { kind: "aborted", provider: this.provider });
   }
+}
+
+/** Consumes a stream nobody iterates (it can be iterated only once) and returns its result. */
+export async function drainLlmStream(stream: LlmStream): Promise<LlmResult> {
+  const result = stream.result();
+  for await (const _ of stream) { /* the stream accumulates */ }
+  return await result;
 }
 
 /** The OpenAI `chat.completion` JSON for a result (for OpenAI-compatible endpoints of our own). */
@@ -363,6 +363,7 @@ export function sseFromLlmStream(stream: LlmStream): ReadableStream<Uint8Array> 
     async cancel() {
       cancelled = true;
       await stream.cancel();
+      await iterator.return?.(undefined).catch(() => {});
     },
   });
 }

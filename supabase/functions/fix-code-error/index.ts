@@ -29,7 +29,7 @@ Deno.serve(route(["POST"], async (req) => {
   if (llm) await enforceTokenBudget(caller);
 
   const outcome = await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName: "fix-code-error", signal: req.signal },
+    { owner: caller.userId, actor: caller, llm, functionName: "fix-code-error" },
     {
       error: body.error,
       code: body.code,

@@ -1,0 +1,791 @@
+// The LLM layer (supabase/functions/_shared/llm*.ts) against the local fake LLM server: wire formats,
+// streaming, retries and backoff, timeouts, connection errors, cut streams, the model allow-list and the
+// configuration rules. No real provider is reached.
+
+import assert from "node:assert/strict";
+import {
+  type ChatCompletionChunk,
+  createLlm,
+  describeLlmConfig,
+  drainLlmStream,
+  type LlmConfig,
+  LlmConfigError,
+  LlmError,
+  loadLlmConfig,
+  ModelNotAllowedError,
+  resolveModel,
+  sseFromLlmStream,
+  toChatCompletion,
+} from "../supabase/functions/_shared/llm.ts";
+import { backoffDelay } from "../supabase/functions/_shared/llm_ollama.ts";
+import { type FakeLlmServer, type FakeLlmServerOptions, startFakeLlmServer } from "./fakes/llm_server.ts";
+
+const KEY = "sk-test-123";
+const USER = [{ role: "user" as const, content: "Why is my query slow?" }];
+
+function env(vars: Record<string, string>) {
+  return new Map(Object.entries(vars));
+}
+
+/** Config for an OpenAI-compatible provider at the fake server (short timeout, 2 retries by default). */
+function openaiConfig(server: FakeLlmServer, extra: Record<string, string> = {}): LlmConfig {
+  return loadLlmConfig(env({
+    LLM_PROVIDER: "openai-compatible",
+    LLM_BASE_URL: server.openaiBaseURL,
+    LLM_API_KEY: KEY,
+    LLM_MODEL: "fake-model",
+    LLM_TIMEOUT_MS: "3000",
+    ...extra,
+  }))!;
+}
+
+/** Config for native Ollama at the fake server. */
+function ollamaConfig(server: FakeLlmServer, extra: Record<string, string> = {}): LlmConfig {
+  return loadLlmConfig(env({
+    LLM_PROVIDER: "ollama",
+    OLLAMA_URL: server.ollamaURL,
+    LLM_TIMEOUT_MS: "3000",
+    ...extra,
+  }))!;
+}
+
+type Setup = { name: string; config: (s: FakeLlmServer, extra?: Record<string, string>) => LlmConfig };
+const BOTH: Setup[] = [
+  { name: "openai-compatible", config: openaiConfig },
+  { name: "ollama", config: ollamaConfig },
+];
+
+/** Runs `fn` with a fresh fake server, closed afterwards. */
+async function withServer(options: FakeLlmServerOptions, fn: (server: FakeLlmServer) => Promise<void>) {
+  const server = await startFakeLlmServer(options);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+async function rejectsWith(promise: Promise<unknown>, check: (error: LlmError) => void): Promise<LlmError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof LlmError, `expected LlmError, got ${error}`);
+    check(error);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
+  const chunks: ChatCompletionChunk[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
+
+const textOf = (chunks: ChatCompletionChunk[]) =>
+  chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------------
+
+Deno.test("config: no LLM_PROVIDER means no LLM (retrieval-only)", () => {
+  assert.equal(loadLlmConfig(env({})), null);
+  assert.equal(loadLlmConfig(env({ LLM_PROVIDER: "  ", LLM_API_KEY: "x" })), null);
+});
+
+Deno.test("config: presets fill base URL, default model and the provider's key variable", () => {
+  const openai = loadLlmConfig(env({ LLM_PROVIDER: "openai", OPENAI_API_KEY: "sk-o" }))!;
+  assert.equal(openai.kind, "openai");
+  assert.equal(openai.baseURL, "https://api.openai.com/v1");
+  assert.equal(openai.defaultModel, "gpt-4o-mini");
+  assert.deepEqual(openai.allowedModels, ["gpt-4o-mini"]);
+  assert.equal(openai.apiKey, "sk-o");
+  assert.equal(openai.apiKeyEnv, "OPENAI_API_KEY");
+  assert.equal(openai.timeoutMs, 60_000);
+  assert.equal(openai.maxRetries, 2);
+
+  const groq = loadLlmConfig(env({ LLM_PROVIDER: "groq", GROQ_API_KEY: "g", LLM_API_KEY: "generic" }))!;
+  assert.equal(groq.baseURL, "https://api.groq.com/openai/v1");
+  assert.equal(groq.defaultModel, "llama-3.1-8b-instant");
+  assert.equal(groq.apiKey, "generic", "LLM_API_KEY wins over the provider's variable");
+
+  const xai = loadLlmConfig(env({ LLM_PROVIDER: "XAI", XAI_API_KEY: "x" }))!;
+  assert.equal(xai.baseURL, "https://api.x.ai/v1");
+  const router = loadLlmConfig(env({ LLM_PROVIDER: "openrouter", OPENROUTER_API_KEY: "r" }))!;
+  assert.equal(router.baseURL, "https://openrouter.ai/api/v1");
+});
+
+Deno.test("config: Ollama needs no key, defaults to codellama, native API at OLLAMA_URL", () => {
+  const plain = loadLlmConfig(env({ LLM_PROVIDER: "ollama" }))!;
+  assert.equal(plain.kind, "ollama");
+  assert.equal(plain.baseURL, "http://localhost:11434");
+  assert.equal(plain.defaultModel, "codellama");
+  assert.equal(plain.apiKey, null);
+
+  const custom = loadLlmConfig(env({ LLM_PROVIDER: "ollama", OLLAMA_URL: "http://ollama:11434/" }))!;
+  assert.equal(custom.baseURL, "http://ollama:11434");
+
+  const viaV1 = loadLlmConfig(env({ LLM_PROVIDER: "ollama", LLM_BASE_URL: "http://ollama:11434/v1" }))!;
+  assert.equal(viaV1.kind, "openai", "a /v1 base URL means Ollama's OpenAI-compatible API");
+  assert.equal(viaV1.baseURL, "http://ollama:11434/v1");
+
+  const openaiMode = loadLlmConfig(env({ LLM_PROVIDER: "ollama", OLLAMA_API: "openai" }))!;
+  assert.equal(openaiMode.kind, "openai");
+  assert.equal(openaiMode.baseURL, "http://localhost:11434/v1");
+
+  const forcedNative = loadLlmConfig(
+    env({ LLM_PROVIDER: "ollama", OLLAMA_API: "native", LLM_BASE_URL: "http://o:1/v1" }),
+  )!;
+  assert.equal(forcedNative.kind, "ollama");
+  assert.equal(forcedNative.baseURL, "http://o:1");
+});
+
+Deno.test("config: validation errors name the variable and the allowed values", () => {
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "anthropic" })),
+    (e: unknown) =>
+      e instanceof LlmConfigError && e.variable === "LLM_PROVIDER" &&
+      e.message.includes("ollama, openai, xai, groq, openrouter, openai-compatible"),
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "openai-compatible", LLM_MODEL: "m" })),
+    (e: unknown) => e instanceof LlmConfigError && /LLM_BASE_URL is required/.test(e.message),
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "openai-compatible", LLM_BASE_URL: "http://vllm:8000/v1" })),
+    (e: unknown) => e instanceof LlmConfigError && /LLM_MODEL is required/.test(e.message),
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "openai" })),
+    (e: unknown) => e instanceof LlmConfigError && e.message.includes("LLM_API_KEY or OPENAI_API_KEY"),
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "groq" })),
+    (e: unknown) => e instanceof LlmConfigError && e.message.includes("GROQ_API_KEY"),
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "openai-compatible", LLM_BASE_URL: "file:///etc/passwd" })),
+    (e: unknown) => e instanceof LlmConfigError && e.variable === "LLM_BASE_URL",
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "ollama", LLM_TIMEOUT_MS: "soon" })),
+    (e: unknown) => e instanceof LlmConfigError && e.variable === "LLM_TIMEOUT_MS",
+  );
+  assert.throws(
+    () => loadLlmConfig(env({ LLM_PROVIDER: "ollama", OLLAMA_API: "grpc" })),
+    (e: unknown) => e instanceof LlmConfigError && e.variable === "OLLAMA_API",
+  );
+  // openai-compatible servers without auth are fine
+  const local = loadLlmConfig(
+    env({ LLM_PROVIDER: "openai-compatible", LLM_BASE_URL: "http://vllm:8000/v1/", LLM_MODEL: "m" }),
+  )!;
+  assert.equal(local.apiKey, null);
+  assert.equal(local.baseURL, "http://vllm:8000/v1");
+});
+
+Deno.test("config: allow-list and resolveModel", () => {
+  const config = loadLlmConfig(env({
+    LLM_PROVIDER: "ollama",
+    LLM_MODEL: "codellama",
+    LLM_ALLOWED_MODELS: " qwen2.5-coder:7b, llama3.2 ,,codellama",
+  }))!;
+  assert.deepEqual(config.allowedModels, ["codellama", "qwen2.5-coder:7b", "llama3.2"]);
+  assert.equal(resolveModel(config), "codellama");
+  assert.equal(resolveModel(config, ""), "codellama");
+  assert.equal(resolveModel(config, "llama3.2"), "llama3.2");
+  assert.throws(
+    () => resolveModel(config, "gpt-4o"),
+    (e: unknown) =>
+      e instanceof ModelNotAllowedError && e.status === 400 && e.requested === "gpt-4o" &&
+      e.message.includes("codellama, qwen2.5-coder:7b, llama3.2"),
+  );
+  const single = loadLlmConfig(env({ LLM_PROVIDER: "ollama", LLM_MODEL: "llama3.2" }))!;
+  assert.deepEqual(single.allowedModels, ["llama3.2"], "without LLM_ALLOWED_MODELS only LLM_MODEL");
+});
+
+Deno.test("config: describeLlmConfig never contains the key", () => {
+  const config = loadLlmConfig(env({ LLM_PROVIDER: "openai", OPENAI_API_KEY: "sk-secret" }))!;
+  const described = describeLlmConfig(config);
+  assert.equal(described.hasApiKey, true);
+  assert.ok(!JSON.stringify(described).includes("sk-secret"));
+});
+
+// ---------------------------------------------------------------------------------------------------
+// OpenAI-compatible
+// ---------------------------------------------------------------------------------------------------
+
+Deno.test("openai: non-streaming chat through the SDK, key sent as bearer, options passed", async () => {
+  await withServer({ reply: "Add an index on user_id.", apiKey: KEY }, async (server) => {
+    const llm = createLlm(openaiConfig(server));
+    const result = await llm.chat({ messages: USER, temperature: 0.2, top_p: 0.9, max_tokens: 50, seed: 7 });
+    assert.equal(result.text, "Add an index on user_id.");
+    assert.equal(result.model, "fake-model");
+    assert.equal(result.provider, "openai-compatible");
+    assert.equal(result.finish_reason, "stop");
+    assert.deepEqual(result.usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+    assert.ok(result.latency_ms >= 0);
+
+    const [request] = server.inferenceRequests();
+    assert.equal(request.path, "/v1/chat/completions");
+    assert.equal(request.headers.authorization, `Bearer ${KEY}`);
+    const body = request.body as Record<string, unknown>;
+    assert.equal(body.model, "fake-model");
+    assert.equal(body.temperature, 0.2);
+    assert.equal(body.top_p, 0.9);
+    assert.equal(body.max_tokens, 50);
+    assert.equal(body.seed, 7);
+    assert.equal(body.stream, undefined);
+    assert.deepEqual(body.messages, USER);
+
+    const completion = toChatCompletion(result);
+    assert.equal(completion.object, "chat.completion");
+    assert.match(completion.id, /^chatcmpl-/);
+    assert.equal(typeof completion.created, "number");
+    assert.deepEqual(completion.choices, [{
+      index: 0,
+      message: { role: "assistant", content: "Add an index on user_id.", refusal: null },
+      logprobs: null,
+      finish_reason: "stop",
+    }]);
+    assert.deepEqual(completion.usage, result.usage);
+  });
+});
+
+Deno.test("openai: the openai preset sends max_completion_tokens; truncation reports length", async () => {
+  await withServer({ reply: "one two three four five" }, async (server) => {
+    const config = loadLlmConfig(
+      env({ LLM_PROVIDER: "openai", OPENAI_API_KEY: KEY, LLM_BASE_URL: server.openaiBaseURL }),
+    )!;
+    const result = await createLlm(config).chat({ messages: USER, max_tokens: 2 });
+    assert.equal(result.text, "one two ");
+    assert.equal(result.finish_reason, "length");
+    const body = server.inferenceRequests()[0].body as Record<string, unknown>;
+    assert.equal(body.max_completion_tokens, 2);
+    assert.equal(body.max_tokens, undefined);
+    assert.equal(body.model, "gpt-4o-mini");
+  });
+});
+
+Deno.test("openai: streaming yields chunks as they arrive, usage in the last one", async () => {
+  await withServer({ reply: "Use EXPLAIN ANALYZE first", apiKey: KEY, chunkDelayMs: 60 }, async (server) => {
+    const llm = createLlm(openaiConfig(server));
+    const stream = await llm.stream({ messages: USER, temperature: 0 });
+    const arrivals: number[] = [];
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const chunk of stream) {
+      arrivals.push(performance.now());
+      chunks.push(chunk);
+    }
+    assert.equal(textOf(chunks), "Use EXPLAIN ANALYZE first");
+    assert.ok(chunks.every((c) => c.object === "chat.completion.chunk"));
+    assert.ok(arrivals.at(-1)! - arrivals[0] >= 200, "chunks must arrive over time, not all at once");
+    const last = chunks.at(-1)!;
+    assert.deepEqual(last.choices, []);
+    assert.deepEqual(last.usage, { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 });
+    assert.equal(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason, "stop");
+
+    const result = await stream.result();
+    assert.equal(result.text, "Use EXPLAIN ANALYZE first");
+    assert.deepEqual(result.usage, { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 });
+    assert.equal(result.finish_reason, "stop");
+    assert.ok(result.ttft_ms !== undefined && result.ttft_ms <= result.latency_ms);
+    assert.ok(result.latency_ms >= 200);
+
+    const body = server.inferenceRequests()[0].body as Record<string, unknown>;
+    assert.equal(body.stream, true);
+    assert.deepEqual(body.stream_options, { include_usage: true });
+    assert.equal(server.inferenceRequests()[0].headers.authorization, `Bearer ${KEY}`);
+  });
+});
+
+Deno.test("openai: result() asked for before iterating; drainLlmStream() consumes a stream", async () => {
+  await withServer({ reply: "drained text" }, async (server) => {
+    const llm = createLlm(openaiConfig(server));
+    const early = await llm.stream({ messages: USER });
+    const pending = early.result();
+    assert.equal(textOf(await collect(early)), "drained text");
+    assert.equal((await pending).text, "drained text");
+
+    const stream = await llm.stream({ messages: USER });
+    const result = await drainLlmStream(stream);
+    assert.equal(result.text, "drained text");
+    assert.equal(result.usage.completion_tokens, 2);
+  });
+});
+
+Deno.test("openai: generate() is a [system, user] chat for OpenAI-kind providers", async () => {
+  await withServer({ reply: (r) => `${r.messages.length} messages` }, async (server) => {
+    const llm = createLlm(openaiConfig(server));
+    const result = await llm.generate({ prompt: "count rows", system: "SQL only" });
+    assert.equal(result.text, "2 messages");
+    assert.deepEqual((server.inferenceRequests()[0].body as { messages: unknown }).messages, [
+      { role: "system", content: "SQL only" },
+      { role: "user", content: "count rows" },
+    ]);
+    const streamed = await drainLlmStream(await llm.generateStream({ prompt: "count rows" }));
+    assert.equal(streamed.text, "1 messages");
+  });
+});
+
+Deno.test("openai: no key configured means no Authorization header", async () => {
+  await withServer({}, async (server) => {
+    const config = loadLlmConfig(env({
+      LLM_PROVIDER: "openai-compatible",
+      LLM_BASE_URL: server.openaiBaseURL,
+      LLM_MODEL: "local",
+    }))!;
+    await createLlm(config).chat({ messages: USER });
+    assert.equal(server.inferenceRequests()[0].headers.authorization, undefined);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Ollama native
+// ---------------------------------------------------------------------------------------------------
+
+Deno.test("ollama: /api/chat non-streaming, options mapped, usage from eval counts", async () => {
+  await withServer({ reply: "Rewrite the subquery as a join." }, async (server) => {
+    const llm = createLlm(ollamaConfig(server));
+    assert.equal(llm.kind, "ollama");
+    const result = await llm.chat({
+      messages: [{ role: "system", content: "Be brief." }, ...USER],
+      temperature: 0.1,
+      top_p: 0.5,
+      max_tokens: 100,
+      stop: ["```"],
+      ollamaOptions: { num_ctx: 4096 },
+    });
+    assert.equal(result.text, "Rewrite the subquery as a join.");
+    assert.equal(result.model, "codellama");
+    assert.equal(result.provider, "ollama");
+    assert.deepEqual(result.usage, { prompt_tokens: 7, completion_tokens: 6, total_tokens: 13 });
+    assert.equal((result.raw as { done: boolean }).done, true);
+
+    const [request] = server.inferenceRequests();
+    assert.equal(request.path, "/api/chat");
+    assert.equal(request.headers.authorization, undefined);
+    const body = request.body as Record<string, unknown>;
+    assert.equal(body.stream, false);
+    assert.equal(body.model, "codellama");
+    assert.deepEqual(body.options, {
+      num_ctx: 4096,
+      temperature: 0.1,
+      top_p: 0.5,
+      num_predict: 100,
+      stop: ["```"],
+    });
+  });
+});
+
+Deno.test("ollama: /api/generate non-streaming and streaming", async () => {
+  await withServer({ reply: (r) => `echo: ${r.prompt}` }, async (server) => {
+    const llm = createLlm(ollamaConfig(server));
+    const result = await llm.generate({ prompt: "count rows", system: "SQL only", temperature: 0.3 });
+    assert.equal(result.text, "echo: count rows");
+    assert.deepEqual(result.usage, { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 });
+
+    const stream = await llm.generateStream({ prompt: "count rows" });
+    const chunks = await collect(stream);
+    assert.equal(textOf(chunks), "echo: count rows");
+    assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 });
+
+    const [first, second] = server.inferenceRequests();
+    assert.equal(first.path, "/api/generate");
+    assert.deepEqual(first.body, {
+      model: "codellama",
+      prompt: "count rows",
+      system: "SQL only",
+      stream: false,
+      options: { temperature: 0.3 },
+    });
+    assert.equal((second.body as { stream: boolean }).stream, true);
+  });
+});
+
+Deno.test("ollama: NDJSON stream mapped to OpenAI chunks with usage at the end", async () => {
+  await withServer({ reply: "Vacuum the table now", chunkDelayMs: 50 }, async (server) => {
+    const llm = createLlm(ollamaConfig(server, { LLM_ALLOWED_MODELS: "llama3.2" }));
+    const stream = await llm.stream({ messages: USER, model: "llama3.2", temperature: 0.7, top_p: 0.8 });
+    const arrivals: number[] = [];
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const chunk of stream) {
+      arrivals.push(performance.now());
+      chunks.push(chunk);
+    }
+    assert.ok(arrivals.at(-1)! - arrivals[0] >= 120, "chunks must arrive over time");
+    assert.equal(textOf(chunks), "Vacuum the table now");
+    assert.equal(chunks[0].choices[0].delta.role, "assistant");
+    assert.ok(chunks.every((c) => c.object === "chat.completion.chunk" && c.model === "llama3.2"));
+    assert.equal(new Set(chunks.map((c) => c.id)).size, 1, "one id for the whole stream");
+    assert.equal(chunks.at(-2)!.choices[0].finish_reason, "stop");
+    assert.deepEqual(chunks.at(-1)!.choices, []);
+    assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 });
+
+    const result = await stream.result();
+    assert.equal(result.text, "Vacuum the table now");
+    assert.equal(result.model, "llama3.2");
+    assert.equal(result.usage.total_tokens, 9);
+
+    const body = server.inferenceRequests()[0].body as Record<string, unknown>;
+    assert.equal(body.stream, true);
+    assert.deepEqual(body.options, { temperature: 0.7, top_p: 0.8 });
+  });
+});
+
+Deno.test("ollama: a configured key is sent as bearer (Ollama behind a proxy)", async () => {
+  await withServer({ apiKey: KEY }, async (server) => {
+    const result = await createLlm(ollamaConfig(server, { LLM_API_KEY: KEY })).chat({ messages: USER });
+    assert.ok(result.text.length > 0);
+    assert.equal(server.inferenceRequests()[0].headers.authorization, `Bearer ${KEY}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Retries, errors, timeouts
+// ---------------------------------------------------------------------------------------------------
+
+for (const setup of BOTH) {
+  Deno.test(`${setup.name}: 429 with Retry-After: 0 is retried, then succeeds`, async () => {
+    await withServer({ reply: "ok then" }, async (server) => {
+      server.failNext({ status: 429, retryAfter: 0 });
+      const started = performance.now();
+      const result = await createLlm(setup.config(server)).chat({ messages: USER });
+      assert.equal(result.text, "ok then");
+      assert.equal(server.inferenceRequests().length, 2);
+      assert.ok(performance.now() - started < 400, "Retry-After: 0 means no backoff wait");
+    });
+  });
+
+  Deno.test(`${setup.name}: Retry-After is honoured`, async () => {
+    await withServer({}, async (server) => {
+      server.failNext({ status: 429, retryAfter: 1 });
+      const started = performance.now();
+      await createLlm(setup.config(server)).chat({ messages: USER });
+      const elapsed = performance.now() - started;
+      assert.equal(server.inferenceRequests().length, 2);
+      assert.ok(elapsed >= 950, `waited ${elapsed} ms, expected about 1000`);
+    });
+  });
+
+  Deno.test(`${setup.name}: 500s back off exponentially, then LlmError with the provider's reason`, async () => {
+    await withServer({}, async (server) => {
+      server.failNext({ status: 500, times: 3, message: "CUDA out of memory" });
+      const started = performance.now();
+      const error = await rejectsWith(createLlm(setup.config(server)).chat({ messages: USER }), (e) => {
+        assert.equal(e.kind, "upstream");
+        assert.equal(e.status, 500);
+        assert.equal(e.retryable, true);
+        assert.equal(e.message, "CUDA out of memory");
+        assert.equal(e.httpStatus, 502);
+      });
+      const elapsed = performance.now() - started;
+      const times = server.inferenceRequests().map((r) => r.at);
+      assert.equal(times.length, 3, "1 attempt + 2 retries");
+      // backoff 0.5 s then 1 s, each with up to 25 % jitter off
+      assert.ok(times[1] - times[0] >= 350, `first wait ${times[1] - times[0]} ms`);
+      assert.ok(times[2] - times[1] >= 700, `second wait ${times[2] - times[1]} ms`);
+      assert.ok(elapsed < 4000);
+      assert.equal(error.toJSON().error.message, "CUDA out of memory");
+      if (setup.name === "openai-compatible") {
+        // the retries are the SDK's own
+        const counts = server.inferenceRequests().map((r) => r.headers["x-stainless-retry-count"]);
+        assert.deepEqual(counts, ["0", "1", "2"]);
+      }
+    });
+  });
+
+  Deno.test(`${setup.name}: 401 is not retried`, async () => {
+    await withServer({ apiKey: "the-right-key" }, async (server) => {
+      const config = setup.config(server, { LLM_API_KEY: "a-wrong-key" });
+      await rejectsWith(createLlm(config).chat({ messages: USER }), (e) => {
+        assert.equal(e.kind, "upstream");
+        assert.equal(e.status, 401);
+        assert.equal(e.retryable, false);
+        assert.match(e.message, /Incorrect API key|unauthorized/);
+        assert.ok(!e.message.includes("a-wrong-key"));
+      });
+      assert.equal(server.inferenceRequests().length, 1);
+    });
+  });
+
+  Deno.test(`${setup.name}: unknown model upstream is a 404 with the provider's message`, async () => {
+    await withServer({ models: ["other"] }, async (server) => {
+      await rejectsWith(createLlm(setup.config(server)).chat({ messages: USER }), (e) => {
+        assert.equal(e.status, 404);
+        assert.equal(e.retryable, false);
+        assert.match(e.message, /not found|does not exist/);
+      });
+    });
+  });
+
+  Deno.test(`${setup.name}: a stalled provider times out (kind timeout)`, async () => {
+    await withServer({}, async (server) => {
+      server.stallNext({ ms: 1500 });
+      const llm = createLlm(setup.config(server, { LLM_TIMEOUT_MS: "200", LLM_MAX_RETRIES: "0" }));
+      const started = performance.now();
+      await rejectsWith(llm.chat({ messages: USER }), (e) => {
+        assert.equal(e.kind, "timeout");
+        assert.equal(e.status, null);
+        assert.equal(e.retryable, true);
+        assert.equal(e.httpStatus, 504);
+      });
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 190 && elapsed < 1200, `timed out after ${elapsed} ms`);
+    });
+  });
+
+  Deno.test(`${setup.name}: a timeout is retried`, async () => {
+    await withServer({ reply: "second try" }, async (server) => {
+      server.stallNext({ ms: 1500 });
+      const llm = createLlm(setup.config(server, { LLM_TIMEOUT_MS: "200", LLM_MAX_RETRIES: "1" }));
+      const result = await llm.chat({ messages: USER });
+      assert.equal(result.text, "second try");
+      assert.equal(server.inferenceRequests().length, 2);
+    });
+  });
+
+  Deno.test(`${setup.name}: connection refused (kind connection, retried)`, async () => {
+    const gone = await startFakeLlmServer();
+    await gone.close();
+    const llm = createLlm(setup.config(gone, { LLM_MAX_RETRIES: "1" }));
+    const started = performance.now();
+    await rejectsWith(llm.chat({ messages: USER }), (e) => {
+      assert.equal(e.kind, "connection");
+      assert.equal(e.status, null);
+      assert.equal(e.retryable, true);
+      assert.equal(e.httpStatus, 502);
+    });
+    assert.ok(performance.now() - started >= 350, "one backoff wait before giving up");
+  });
+
+  for (const mode of ["close", "reset"] as const) {
+    Deno.test(`${setup.name}: a stream cut off upstream (${mode}) throws stream_interrupted`, async () => {
+      await withServer({ reply: "one two three four five six" }, async (server) => {
+        server.cutNextStream({ afterChunks: 3, mode });
+        const stream = await createLlm(setup.config(server)).stream({ messages: USER });
+        const received: ChatCompletionChunk[] = [];
+        await rejectsWith(
+          (async () => {
+            for await (const chunk of stream) received.push(chunk);
+          })(),
+          (e) => {
+            assert.equal(e.kind, "stream_interrupted");
+            assert.equal(e.httpStatus, 502);
+          },
+        );
+        assert.ok(received.length >= 2, "the chunks before the cut were delivered");
+        assert.ok(!received.some((c) => c.usage), "no usage: it never finished");
+        await rejectsWith(stream.result(), (e) => assert.equal(e.kind, "stream_interrupted"));
+      });
+    });
+  }
+
+  Deno.test(`${setup.name}: an error frame inside a stream throws the provider's message`, async () => {
+    await withServer({}, async (server) => {
+      server.cutNextStream({ afterChunks: 2, mode: "error", message: "model runner crashed" });
+      const stream = await createLlm(setup.config(server)).stream({ messages: USER });
+      await rejectsWith(drainLlmStream(stream), (e) => {
+        assert.equal(e.kind, "upstream");
+        assert.equal(e.message, "model runner crashed");
+      });
+    });
+  });
+
+  Deno.test(`${setup.name}: a stream that goes silent hits the idle timeout`, async () => {
+    await withServer({}, async (server) => {
+      server.stallNext({ ms: 1500, afterChunks: 2 });
+      const llm = createLlm(setup.config(server, { LLM_TIMEOUT_MS: "250" }));
+      const stream = await llm.stream({ messages: USER });
+      await rejectsWith(collect(stream), (e) => assert.equal(e.kind, "timeout"));
+    });
+  });
+
+  Deno.test(`${setup.name}: 503 while opening a stream is retried`, async () => {
+    await withServer({ reply: "streamed after retry" }, async (server) => {
+      server.failNext({ status: 503, retryAfter: 0 });
+      const stream = await createLlm(setup.config(server)).stream({ messages: USER });
+      assert.equal((await drainLlmStream(stream)).text, "streamed after retry");
+      assert.equal(server.inferenceRequests().length, 2);
+    });
+  });
+
+  Deno.test(`${setup.name}: the caller's signal aborts (kind aborted), cancel() stops a stream`, async () => {
+    await withServer({ chunkDelayMs: 100, reply: "a b c d e f g h" }, async (server) => {
+      const llm = createLlm(setup.config(server));
+      server.stallNext({ ms: 1000 });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      await rejectsWith(llm.chat({ messages: USER, signal: controller.signal }), (e) => {
+        assert.equal(e.kind, "aborted");
+        assert.equal(e.retryable, false);
+      });
+
+      const stream = await llm.stream({ messages: USER });
+      const chunks: ChatCompletionChunk[] = [];
+      await rejectsWith(
+        (async () => {
+          for await (const chunk of stream) {
+            chunks.push(chunk);
+            if (chunks.length === 2) void stream.cancel();
+          }
+        })(),
+        (e) => assert.equal(e.kind, "aborted"),
+      );
+      assert.ok(chunks.length < 6);
+    });
+  });
+
+  Deno.test(`${setup.name}: breaking out of a stream closes it`, async () => {
+    await withServer({ chunkDelayMs: 20, reply: "a b c d e f g h" }, async (server) => {
+      const stream = await createLlm(setup.config(server)).stream({ messages: USER });
+      for await (const _ of stream) break;
+      await rejectsWith(stream.result(), (e) => assert.equal(e.kind, "aborted"));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inputs a caller controls
+// ---------------------------------------------------------------------------------------------------
+
+Deno.test("allow-list: a disallowed model fails before any request, an allowed one is used", async () => {
+  await withServer({}, async (server) => {
+    const llm = createLlm(openaiConfig(server, { LLM_ALLOWED_MODELS: "fake-large" }));
+    await assert.rejects(
+      llm.chat({ messages: USER, model: "gpt-4o" }),
+      (e: unknown) => e instanceof ModelNotAllowedError && e.message.includes("fake-model, fake-large"),
+    );
+    await assert.rejects(llm.stream({ messages: USER, model: "gpt-4o" }), ModelNotAllowedError);
+    assert.equal(server.requests.length, 0);
+
+    const result = await llm.chat({ messages: USER, model: "fake-large" });
+    assert.equal(result.model, "fake-large");
+    assert.equal((server.inferenceRequests()[0].body as { model: string }).model, "fake-large");
+  });
+});
+
+for (const setup of BOTH) {
+  Deno.test(`${setup.name}: key and URL come only from the config, never from request input`, async () => {
+    await withServer({ apiKey: KEY }, async (server) => {
+      const llm = createLlm(setup.config(server, { LLM_API_KEY: KEY }));
+      const hostile = {
+        messages: [{ role: "user", content: "hi", apiKey: "sk-evil", name: "x" }],
+        apiKey: "sk-evil",
+        api_key: "sk-evil",
+        baseURL: "http://169.254.169.254/latest",
+        headers: { Authorization: "Bearer sk-evil" },
+        url: "http://169.254.169.254/",
+      } as unknown as Parameters<typeof llm.chat>[0];
+      await llm.chat(hostile);
+      const [request] = server.inferenceRequests();
+      assert.equal(request.headers.authorization, `Bearer ${KEY}`);
+      assert.ok(!request.rawBody.includes("evil") && !request.rawBody.includes("169.254"));
+      assert.deepEqual((request.body as { messages: unknown }).messages, [{ role: "user", content: "hi" }]);
+    });
+  });
+}
+
+Deno.test("messages and sampling options are validated before any request", async () => {
+  await withServer({}, async (server) => {
+    const llm = createLlm(ollamaConfig(server));
+    await assert.rejects(llm.chat({ messages: [] }), TypeError);
+    await assert.rejects(
+      llm.chat({ messages: USER, temperature: "hot" } as unknown as Parameters<typeof llm.chat>[0]),
+      /temperature must be a number/,
+    );
+    await assert.rejects(
+      llm.stream({ messages: USER, stop: "x" } as unknown as Parameters<typeof llm.chat>[0]),
+      /stop must be an array/,
+    );
+    await assert.rejects(
+      llm.chat({ messages: [{ role: "tool", content: "x" }] } as unknown as Parameters<typeof llm.chat>[0]),
+      TypeError,
+    );
+    assert.equal(server.requests.length, 0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers for edge functions and the fake server itself
+// ---------------------------------------------------------------------------------------------------
+
+Deno.test("sseFromLlmStream: OpenAI SSE with [DONE]; an error frame and no [DONE] on failure", async () => {
+  await withServer({ reply: "hello sse" }, async (server) => {
+    const llm = createLlm(ollamaConfig(server));
+    const ok = await new Response(sseFromLlmStream(await llm.stream({ messages: USER }))).text();
+    const events = ok.split("\n\n").filter(Boolean);
+    assert.equal(events.at(-1), "data: [DONE]");
+    const chunks = events.slice(0, -1).map((e) =>
+      JSON.parse(e.slice("data: ".length)) as ChatCompletionChunk
+    );
+    assert.equal(textOf(chunks), "hello sse");
+    assert.ok(chunks.at(-1)!.usage);
+
+    server.cutNextStream({ afterChunks: 1 });
+    const cut = await new Response(sseFromLlmStream(await llm.stream({ messages: USER }))).text();
+    assert.ok(!cut.includes("[DONE]"));
+    const last = JSON.parse(cut.trim().split("\n\n").at(-1)!.slice("data: ".length));
+    assert.equal(last.error.type, "llm_stream_interrupted");
+  });
+});
+
+Deno.test("sseFromLlmStream: a client that goes away cancels the upstream stream", async () => {
+  for (const setup of BOTH) {
+    await withServer({ reply: "a b c d e f g h i j", chunkDelayMs: 50 }, async (server) => {
+      const stream = await createLlm(setup.config(server)).stream({ messages: USER });
+      const reader = sseFromLlmStream(stream).getReader();
+      assert.equal((await reader.read()).done, false);
+      await reader.cancel();
+      await rejectsWith(stream.result(), (e) => assert.equal(e.kind, "aborted"));
+    });
+  }
+});
+
+Deno.test("backoffDelay: exponential from 0.5 s, capped at 8 s, up to 25 % jitter off", () => {
+  for (let i = 0; i < 50; i++) {
+    const first = backoffDelay(0);
+    assert.ok(first > 375 - 1e-9 && first <= 500);
+    const second = backoffDelay(1);
+    assert.ok(second > 750 - 1e-9 && second <= 1000);
+    assert.ok(backoffDelay(10) <= 8000);
+  }
+});
+
+Deno.test("fake server: listings, auth and error shapes of both APIs", async () => {
+  await withServer({ models: ["codellama", "fake-model"], apiKey: KEY }, async (server) => {
+    const auth = { authorization: `Bearer ${KEY}` };
+    const models = await (await fetch(`${server.openaiBaseURL}/models`, { headers: auth })).json();
+    assert.deepEqual(models.data.map((m: { id: string }) => m.id), ["codellama", "fake-model"]);
+    const tags = await (await fetch(`${server.url}/api/tags`, { headers: auth })).json();
+    assert.equal(tags.models[0].name, "codellama:latest");
+
+    const denied = await fetch(`${server.openaiBaseURL}/chat/completions`, { method: "POST", body: "{}" });
+    assert.equal(denied.status, 401);
+    const deniedBody = await denied.json();
+    assert.equal(deniedBody.error.code, "invalid_api_key");
+    assert.equal(typeof deniedBody.error.message, "string");
+
+    server.failNext({ status: 503 });
+    const busy = await fetch(`${server.url}/api/chat`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: "codellama", messages: USER }),
+    });
+    assert.equal(busy.status, 503);
+    assert.equal(typeof (await busy.json()).error, "string");
+
+    const ndjson = await (await fetch(`${server.url}/api/chat`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ model: "codellama", messages: USER }),
+    })).text();
+    const lines = ndjson.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.at(-1).done, true);
+    assert.equal(typeof lines.at(-1).eval_count, "number");
+    assert.equal(typeof lines.at(-1).total_duration, "number");
+    assert.equal(server.requests.length, 5);
+    server.reset();
+    assert.equal(server.requests.length, 0);
+  });
+});
