@@ -1,0 +1,213 @@
+// MCP tools that fix TypeScript errors and record what the user thought of a fix: fix_code_error (the
+// fix-code-error flow, ../code_fix.ts) and submit_fix_feedback (as the code-fix-feedback function).
+import { z } from "zod";
+import { fixCodeError } from "../code_fix.ts";
+import { asCaller } from "../db.ts";
+import { enforceTokenBudget } from "../limits.ts";
+import { configuredLlm } from "../llm_env.ts";
+import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
+import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
+
+const errorCode = z.string().regex(/^(TS)?\d{3,5}$/i, "must look like TS2322");
+
+export const fixToolDefs = {
+  fix_code_error: {
+    description: "Suggests a fix for one TypeScript compiler error in a piece of code. Give the compiler's " +
+      "message and the code (the whole file, or the part around the error). The answer comes from the " +
+      "configured LLM, checked by the TypeScript compiler (`verified` is true only when the error is gone, " +
+      "nothing new appears and the fix does not cheat with any/@ts-ignore), or, with no LLM configured, from " +
+      "the most similar past fix of the same error (`source: retrieval`, never verified for your code). " +
+      "The analysis is stored; pass its `analysis_id` to submit_fix_feedback once the user accepts or " +
+      "rejects it. Use it for compiler errors (TSxxxx); do not use it for runtime errors, lint warnings or " +
+      "general code review, and do not use it only to look up past fixes (use find_similar_errors).",
+    annotations: {
+      title: "Fix a TypeScript error",
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: false,
+      openWorldHint: true,
+    },
+    input: z.object({
+      error: z.string().trim().min(1).max(4_000).describe(
+        "The compiler's message, e.g. \"TS2322: Type 'string' is not assignable to type 'number'.\" " +
+          "(a `file(line,col): error TSxxxx:` prefix is fine).",
+      ),
+      code: z.string().min(1).max(50_000).describe(
+        "The TypeScript code that has the error: the whole file, or at least the surrounding function.",
+      ),
+      file_path: z.string().trim().min(1).max(500).optional().describe(
+        "The file's path, e.g. src/user.ts; a .tsx path turns on JSX.",
+      ),
+      error_code: errorCode.optional().describe(
+        "The diagnostic code, e.g. TS2322; read from `error` or found by compiling `code` when omitted.",
+      ),
+      model: z.string().min(1).max(200).optional().describe(
+        "One of the models the server allows (LLM_ALLOWED_MODELS); the server's default when omitted.",
+      ),
+    }),
+    output: z.object({
+      success: z.boolean().describe("A fix was found (from the LLM or from retrieval)."),
+      fix: z.string().nullable().describe("The complete corrected code, or null."),
+      verified: z.boolean().describe("The TypeScript compiler confirmed the fix for this code."),
+      confidence: z.number().min(0).max(1).describe("0–1, from verification and retrieval similarity."),
+      source: z.enum(["llm", "retrieval", "none"]).describe("Where the fix comes from."),
+      error_code: z.string().nullable().describe("The diagnostic code the fix is for."),
+      error_message: z.string().describe("The compiler message the fix is for."),
+      analysis_id: z.string().nullable().describe(
+        "The stored analysis (for submit_fix_feedback); null when nothing was stored.",
+      ),
+      reference: z.object({
+        id: z.string(),
+        similarity: z.number(),
+        verified: z.boolean(),
+        status: z.string(),
+      }).nullable().describe("The past fix a retrieval answer was taken from."),
+      explanation: z.string().nullable().describe("One sentence on what changed."),
+      verification: z.object({
+        reason: z.string(),
+        cheats: z.array(z.string()),
+        introduced: z.array(z.object({ code: z.string(), line: z.number(), message: z.string() })),
+      }).nullable().describe("The compiler's verdict on an LLM fix."),
+      similar: z.array(z.object({
+        id: z.string(),
+        error_code: z.string().nullable(),
+        similarity: z.number(),
+        status: z.string(),
+        verified: z.boolean(),
+      })).describe("The past fixes retrieval found (most similar first)."),
+      model: z.string().nullable(),
+      provider: z.string().nullable(),
+      warnings: z.array(z.string()),
+    }),
+  },
+  submit_fix_feedback: {
+    description: "Records whether the user accepted or rejected a fix that fix_code_error stored (by its " +
+      "analysis_id). Accepted fixes rank first when similar errors are looked up later; rejected ones are " +
+      "never suggested again. Call it only with the user's own verdict, after they have seen the fix; do not " +
+      "call it to guess, and not for knowledge-base entries (they cannot be judged).",
+    annotations: {
+      title: "Accept or reject a fix",
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: true,
+      openWorldHint: false,
+    },
+    input: z.object({
+      analysis_id: z.uuid().describe("The analysis_id that fix_code_error returned."),
+      feedback: z.enum(["accepted", "rejected"]).describe("The user's verdict."),
+      note: z.string().max(2_000).optional().describe("Why, in the user's words (optional)."),
+    }),
+    output: z.object({
+      id: z.string().describe("The analysis judged."),
+      status: z.enum(["accepted", "rejected"]).describe("The verdict now recorded."),
+      feedback_at: z.string().describe("When (ISO 8601)."),
+    }),
+  },
+} as const satisfies ToolDefs;
+
+export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDefs> {
+  return {
+    fix_code_error: {
+      async execute(input) {
+        const llm = configuredLlm();
+        if (input.model) llm?.resolveModel(input.model); // a model outside the allow-list fails before any work
+        if (llm) await enforceTokenBudget(caller);
+        const outcome = await fixCodeError(
+          { owner: caller.userId, actor: caller, llm, functionName: "mcp" },
+          {
+            error: input.error,
+            code: input.code,
+            filePath: input.file_path,
+            errorCode: input.error_code,
+            model: input.model,
+          },
+        );
+        return {
+          success: outcome.success,
+          fix: outcome.fix,
+          verified: outcome.verified,
+          confidence: outcome.confidence,
+          source: outcome.source,
+          error_code: outcome.error_code,
+          error_message: outcome.error_message,
+          analysis_id: outcome.stored?.id ?? null,
+          reference: outcome.reference,
+          explanation: outcome.explanation,
+          verification: outcome.verification && {
+            reason: outcome.verification.reason,
+            cheats: outcome.verification.cheats,
+            introduced: outcome.verification.introduced.map((d) => ({
+              code: d.code,
+              line: d.line,
+              message: d.message,
+            })),
+          },
+          similar: outcome.similar.map((s) => ({
+            id: s.id,
+            error_code: s.error_code,
+            similarity: s.similarity,
+            status: s.status,
+            verified: s.verified,
+          })),
+          model: outcome.model,
+          provider: outcome.provider,
+          warnings: outcome.warnings,
+        };
+      },
+      render(out) {
+        if (!out.success) {
+          return [
+            `No fix found for ${out.error_code ?? "this error"}.`,
+            ...out.warnings.map((w) => `Warning: ${w}`),
+          ].join("\n");
+        }
+        const how = out.source === "llm"
+          ? `Suggested by ${out.provider}/${out.model}; ${
+            out.verified
+              ? "verified by the TypeScript compiler"
+              : `NOT verified (${out.verification?.reason ?? "unknown"})`
+          }.`
+          : `Taken from the most similar past fix of ${out.error_code} (similarity ${
+            out.reference?.similarity.toFixed(2)
+          }); it was written for other code and is not verified for yours: adapt it.`;
+        return [
+          `Fix for ${out.error_code ?? "the error"} (confidence ${out.confidence.toFixed(2)}). ${how}`,
+          out.analysis_id
+            ? `analysis_id: ${out.analysis_id} (send the user's verdict with submit_fix_feedback)`
+            : "Nothing was stored for feedback.",
+          ...out.warnings.map((w) => `Warning: ${w}`),
+          "",
+          untrustedBlock(
+            [
+              ...(out.explanation ? [`Explanation: ${oneLine(out.explanation, 500)}`] : []),
+              "Fixed code:",
+              fence(out.fix ?? ""),
+            ].join("\n"),
+            "the suggested fix and its explanation (generated from code you sent and from stored fixes)",
+          ),
+        ].join("\n");
+      },
+    },
+    submit_fix_feedback: {
+      async execute(input) {
+        const [row] = await asCaller(caller, (tx) =>
+          tx`
+            update public.code_analysis
+            set status = ${input.feedback}, feedback_at = now(),
+                metadata = metadata || ${tx.json(input.note ? { feedback_note: input.note } : {})}
+            where id = ${input.analysis_id} and not shared
+            returning id, status, feedback_at`);
+        if (!row) {
+          throw new Error(
+            `There is no fix ${input.analysis_id} of yours to give feedback on (knowledge-base entries and ` +
+              "other users' fixes cannot be judged).",
+          );
+        }
+        return { id: row.id, status: row.status, feedback_at: new Date(row.feedback_at).toISOString() };
+      },
+      render(out) {
+        return `Recorded: fix ${out.id} ${out.status} at ${out.feedback_at}.`;
+      },
+    },
+  };
+}

@@ -1,0 +1,629 @@
+// `deno task fix` (cli/fix.ts) as a user runs it: a subprocess started in a copy of the fixture project
+// (tests/fixtures/fix-project), pointed at the test stack (retrieval only, no LLM) or at a second gateway whose
+// functions use the fake LLM server. Diagnostics, --json, diffs, --apply with its re-check and rollback,
+// feedback, --queue / --status, and the errors for a wrong URL or key. Also the diff and window helpers.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { applyFix, windowOf } from "../cli/fixer.ts";
+import { unifiedDiff } from "../cli/diff.ts";
+import { JWT_SECRET, platformEnv, ROOT } from "../stack/config.ts";
+import { freePort } from "../stack/function_workers.ts";
+import { type Gateway, startGateway } from "../stack/gateway.ts";
+import { ANON_KEY, db, eventually, SUPABASE_URL } from "./_stack.ts";
+import { type FakeLlmServer, startFakeLlmServer } from "./fakes/llm_server.ts";
+
+const sql = db();
+const FIXTURE = join(ROOT, "tests", "fixtures", "fix-project");
+const CLI = join(ROOT, "cli", "fix.ts");
+
+const EXPECTED = [
+  { file: "src/format.ts", line: 2, column: 3, code: "TS2322" },
+  { file: "src/greet.ts", line: 6, column: 25, code: "TS2339" },
+  { file: "src/math.ts", line: 5, column: 29, code: "TS2345" },
+  { file: "src/math.ts", line: 6, column: 14, code: "TS2322" },
+  { file: "src/order.ts", line: 6, column: 42, code: "TS2322" },
+];
+
+async function createUser(): Promise<{ id: string; token: string }> {
+  const id = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${id}, ${`${id}@example.test`})`;
+  const token = await new SignJWT({ sub: id, role: "authenticated", aud: "authenticated" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt().setExpirationTime("1h")
+    .sign(new TextEncoder().encode(JWT_SECRET));
+  return { id, token };
+}
+
+/** A fresh copy of the fixture project in a temporary folder. */
+async function copyFixture(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "fix-project-" });
+  const copy = async (from: string, to: string) => {
+    for await (const entry of Deno.readDir(from)) {
+      if (entry.isDirectory) {
+        await Deno.mkdir(join(to, entry.name));
+        await copy(join(from, entry.name), join(to, entry.name));
+      } else {
+        await Deno.copyFile(join(from, entry.name), join(to, entry.name));
+      }
+    }
+  };
+  await copy(FIXTURE, dir);
+  return dir;
+}
+
+async function readProject(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for await (const entry of Deno.readDir(join(dir, "src"))) {
+    files[`src/${entry.name}`] = await Deno.readTextFile(join(dir, "src", entry.name));
+  }
+  return files;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a script from the project folder (not the repository), the way a user points it at a repo. */
+async function cli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const childEnv: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1", ...env };
+  delete childEnv.INIT_CWD; // set by `deno task test`; the CLI would resolve "." against it
+  if (!("SUPABASE_KEY" in env)) delete childEnv.SUPABASE_KEY;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    cwd,
+    env: childEnv,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+function json<T = Record<string, unknown>>(run: Run): T {
+  assert.ok(run.stdout.trim().startsWith("{"), `expected JSON, got:\n${run.stdout}\n${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+interface Result {
+  file: string;
+  line: number;
+  code: string;
+  outcome: string;
+  source: string | null;
+  verified: boolean;
+  analysis_id: string | null;
+  diff_of: string | null;
+  diff: string | null;
+  reason: string | null;
+  feedback: string | null;
+}
+
+interface FixJson {
+  project: { root: string; config: string };
+  mode: string;
+  diagnostics: { file: string; line: number; column: number; code: string; message: string; frame: string }[];
+  results: Result[];
+  summary: Record<string, number>;
+  remaining?: { file: string; code: string }[];
+}
+
+function resultFor(out: FixJson, file: string, code: string): Result {
+  const found = out.results.find((r) => r.file === file && r.code === code);
+  assert.ok(
+    found,
+    `no result for ${file} ${code} in ${JSON.stringify(out.results.map((r) => [r.file, r.code]))}`,
+  );
+  return found;
+}
+
+/** The fake model: fixes what it recognises; "fixes" greet.ts by cheating; breaks format.ts's importers. */
+const REPLACEMENTS: Array<[string, string]> = [
+  ['total: "12.50"', "total: 12.5"],
+  ['add(1, "2")', "add(1, 2)"],
+  ["const label: string = add(2, 3)", "const label: string = String(add(2, 3))"],
+  ["${user.nmae}", "${(user as any).nmae}"],
+  ["format(value: number): string", "format(value: number): number"],
+];
+
+function fakeFix(prompt: string): string {
+  let code = prompt.match(/Code:\n```typescript\n([\s\S]*?)\n```/)?.[1] ?? "";
+  for (const [from, to] of REPLACEMENTS) code = code.replace(from, to);
+  return "```typescript\n" + code + "\n```\nFixed the types.";
+}
+
+let embedded = false;
+async function knowledgeBaseEmbedded(): Promise<void> {
+  if (embedded) return;
+  await eventually(
+    async () => {
+      const [row] =
+        await sql`select count(*)::int as n from public.code_analysis where code_embedding is null`;
+      return row.n === 0;
+    },
+    "the knowledge base to be embedded",
+    120_000,
+  );
+  embedded = true;
+}
+
+Deno.test("fix cli: --list collects every diagnostic with its code, line, column and a code frame", async () => {
+  const dir = await copyFixture();
+  try {
+    const run = await cli(dir, [".", "--list", "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<FixJson>(run);
+    assert.equal(out.project.config, join(dir, "tsconfig.json"));
+    assert.deepEqual(
+      out.diagnostics.map(({ file, line, column, code }) => ({ file, line, column, code })),
+      EXPECTED,
+    );
+    const order = out.diagnostics.find((d) => d.file === "src/order.ts")!;
+    assert.equal(order.message, "Type 'string' is not assignable to type 'number'.");
+    assert.match(
+      order.frame,
+      /> 6 \| export const order: Order = \{ id: "A-1", total: "12.50" \};\n\s+\| {42}\^/,
+    );
+
+    const human = await cli(dir, ["--list"]);
+    assert.match(human.stdout, /src\/math\.ts:5:29 {2}TS2345 {2}Argument of type 'string'/);
+    assert.match(human.stdout, /5 diagnostic\(s\)\./);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fix cli: a missing project or tsconfig is a clear usage error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const run = await cli(dir, ["--list"]);
+    assert.equal(run.code, 2);
+    assert.match(
+      run.stderr,
+      /No tsconfig\.json in .*: pass the folder that holds the project's tsconfig\.json/,
+    );
+    const missing = await cli(dir, ["--project", "nope", "--list"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /nope does not exist/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "fix cli: against the retrieval-only stack",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await knowledgeBaseEmbedded();
+    const user = await createUser();
+    const env = { SUPABASE_URL, SUPABASE_KEY: user.token };
+    const dir = await copyFixture();
+    try {
+      const before = await readProject(dir);
+
+      await t.step(
+        "--json reports each error with the nearest past fix, shown as that fix's own diff",
+        async () => {
+          const run = await cli(dir, ["--json"], env);
+          assert.equal(run.code, 0, run.stderr);
+          const out = json<FixJson>(run);
+          assert.equal(out.mode, "fix");
+          assert.deepEqual(Object.keys(out).sort(), ["diagnostics", "mode", "project", "results", "summary"]);
+          assert.deepEqual(Object.keys(out.summary).sort(), [
+            "applied",
+            "diagnostics",
+            "failed",
+            "fixed",
+            "ms",
+            "remaining",
+            "rolled_back",
+            "verified",
+          ]);
+          assert.equal(out.results.length, 5);
+          assert.equal(out.summary.diagnostics, 5);
+          assert.equal(out.summary.verified, 0, "retrieval never verifies for your code");
+          assert.equal(out.summary.failed, 0);
+          const order = resultFor(out, "src/order.ts", "TS2322");
+          assert.equal(order.outcome, "unverified");
+          assert.equal(order.source, "retrieval");
+          assert.equal(order.diff_of, "reference");
+          assert.match(order.diff!, /^--- past\/before\.ts\n\+\+\+ past\/after\.ts\n@@ /);
+          for (const r of out.results) {
+            assert.deepEqual(Object.keys(r).sort(), [
+              "analysis_id",
+              "code",
+              "column",
+              "confidence",
+              "diff",
+              "diff_of",
+              "feedback",
+              "file",
+              "line",
+              "message",
+              "outcome",
+              "reason",
+              "source",
+              "verified",
+            ]);
+          }
+        },
+      );
+
+      await t.step("--apply --yes writes nothing: no retrieved fix is verified for this code", async () => {
+        const run = await cli(dir, ["--apply", "--yes", "--json"], env);
+        assert.equal(run.code, 0, run.stderr);
+        const out = json<FixJson>(run);
+        assert.equal(out.summary.applied, 0);
+        assert.equal(out.summary.remaining, 5);
+        assert.deepEqual(await readProject(dir), before);
+      });
+
+      await t.step("the human output ends with a results table and a summary", async () => {
+        const run = await cli(dir, ["--limit", "2"], env);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /nearest past fix of TS2322/);
+        assert.match(run.stdout, /Results\nwhere +code +result/);
+        assert.match(
+          run.stdout,
+          /Summary\ndiagnostics +5\nfixed +2\nverified +0\nfailed +0\ntime +\d+\.\d s/,
+        );
+        assert.match(run.stdout, /skipped/, "errors past --limit are listed as skipped");
+      });
+
+      await t.step("--apply without --yes outside a terminal refuses and changes nothing", async () => {
+        const run = await cli(dir, ["--apply"], env);
+        assert.equal(run.code, 2);
+        assert.match(run.stderr, /--apply asks before each fix, which needs a terminal: add --yes/);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "fix cli: with an LLM (the fake server) behind the functions",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await knowledgeBaseEmbedded();
+    let fake: FakeLlmServer | null = null;
+    let gateway: Gateway | null = null;
+    try {
+      fake = await startFakeLlmServer({
+        reply: (req) => fakeFix(req.messages.find((m) => m.role === "user")?.content ?? ""),
+      });
+      const port = freePort();
+      const gatewayEnv: Record<string, string> = {
+        ...platformEnv({
+          stateDir: "",
+          dbPort: Number(Deno.env.get("STACK_DB_PORT")),
+          apiPort: port,
+          functionsEnv: {},
+        }),
+        LLM_PROVIDER: "openai-compatible",
+        LLM_BASE_URL: fake.openaiBaseURL,
+        LLM_API_KEY: "sk-test",
+        LLM_MODEL: "fake-model",
+      };
+      for (const name of ["EMBEDDING_MODEL_DIR", "EMBEDDING_MODEL"]) {
+        const value = Deno.env.get(name);
+        if (value) gatewayEnv[name] = value;
+      }
+      gateway = startGateway({ port, env: gatewayEnv, log: () => {} });
+      const user = await createUser();
+      const env = { SUPABASE_URL: gateway.url, SUPABASE_KEY: user.token };
+
+      await t.step(
+        "without --apply, the fixes are shown as diffs of the files and nothing is written",
+        async () => {
+          const dir = await copyFixture();
+          try {
+            const before = await readProject(dir);
+            const run = await cli(dir, [], env);
+            assert.equal(run.code, 0, run.stderr);
+            const expected = [
+              "--- a/src/order.ts",
+              "+++ b/src/order.ts",
+              "@@ -3,4 +3,4 @@",
+              "   total: number;",
+              " }",
+              " ",
+              '-export const order: Order = { id: "A-1", total: "12.50" };',
+              '+export const order: Order = { id: "A-1", total: 12.5 };',
+            ].map((line) => `  ${line}`).join("\n");
+            assert.ok(run.stdout.includes(expected), `the order.ts diff, in:\n${run.stdout}`);
+            assert.match(run.stdout, /✔ fix \(openai-compatible\/fake-model, verified, confidence/);
+            assert.match(run.stdout, /NOT verified: fix cheats/);
+            assert.match(run.stdout, /Run again with --apply/);
+            assert.deepEqual(await readProject(dir), before);
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+        },
+      );
+
+      await t.step(
+        "--apply --yes writes only verified fixes, rolls back one that breaks an importer, and leaves fewer errors",
+        async () => {
+          const dir = await copyFixture();
+          try {
+            const before = await readProject(dir);
+            const run = await cli(dir, ["--apply", "--yes", "--json"], env);
+            assert.equal(run.code, 0, run.stderr);
+            const out = json<FixJson>(run);
+
+            assert.equal(resultFor(out, "src/order.ts", "TS2322").outcome, "applied");
+            assert.equal(resultFor(out, "src/math.ts", "TS2345").outcome, "applied");
+            assert.equal(resultFor(out, "src/math.ts", "TS2322").outcome, "fixed_by_earlier");
+            const greet = resultFor(out, "src/greet.ts", "TS2339");
+            assert.equal(greet.outcome, "unverified");
+            assert.match(greet.reason!, /cheat/);
+            const format = resultFor(out, "src/format.ts", "TS2322");
+            assert.equal(format.outcome, "rolled_back");
+            assert.match(format.reason!, /rolled back: it adds TS2322 at src\/main\.ts:3:14/);
+
+            const after = await readProject(dir);
+            assert.equal(
+              after["src/order.ts"],
+              before["src/order.ts"].replace('total: "12.50"', "total: 12.5"),
+            );
+            assert.ok(after["src/order.ts"].endsWith(";\n"), "the final newline is kept");
+            assert.match(after["src/math.ts"], /add\(1, 2\)/);
+            assert.equal(after["src/greet.ts"], before["src/greet.ts"], "an unverified fix is never written");
+            assert.equal(after["src/format.ts"], before["src/format.ts"], "the rolled-back file is restored");
+            assert.equal(after["src/main.ts"], before["src/main.ts"]);
+
+            assert.equal(out.summary.diagnostics, 5);
+            assert.equal(out.summary.applied, 2);
+            assert.equal(out.summary.rolled_back, 1);
+            assert.equal(out.summary.remaining, 2);
+            assert.deepEqual(out.remaining!.map((d) => `${d.file} ${d.code}`), [
+              "src/format.ts TS2322",
+              "src/greet.ts TS2339",
+            ]);
+            const check = json<FixJson>(await cli(dir, ["--list", "--json"]));
+            assert.equal(check.diagnostics.length, 2, "the project has fewer errors than the 5 it had");
+
+            // Accepted and rolled-back fixes were recorded as feedback on the user's stored analyses.
+            const feedback = await sql`
+              select file_path, status from public.code_analysis where owner = ${user.id} and feedback_at is not null
+              order by file_path`;
+            assert.deepEqual(feedback.map((r) => `${r.file_path} ${r.status}`), [
+              "src/format.ts rejected",
+              "src/math.ts accepted",
+              "src/order.ts accepted",
+            ]);
+            assert.equal(resultFor(out, "src/order.ts", "TS2322").feedback, "accepted");
+            assert.equal(format.feedback, "rejected");
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+        },
+      );
+
+      await t.step(
+        "in a terminal, --apply asks before each verified fix: 'n' declines it (recorded), 'a' applies the rest",
+        async () => {
+          const other = await createUser();
+          const dir = await copyFixture();
+          try {
+            const before = await readProject(dir);
+            // util-linux `script` gives the CLI a terminal; the answers wait in the terminal's input buffer.
+            const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+            const env: Record<string, string> = {
+              ...Deno.env.toObject(),
+              NO_COLOR: "1",
+              SUPABASE_URL: gateway!.url,
+              SUPABASE_KEY: other.token,
+            };
+            delete env.INIT_CWD;
+            const child = new Deno.Command("script", {
+              args: ["-qec", `${quote(Deno.execPath())} run -A ${quote(CLI)} --apply`, "/dev/null"],
+              cwd: dir,
+              env,
+              clearEnv: true,
+              stdin: "piped",
+              stdout: "piped",
+              stderr: "piped",
+            }).spawn();
+            const writer = child.stdin.getWriter();
+            await writer.write(new TextEncoder().encode("n\na\n"));
+            await writer.close();
+            const watchdog = setTimeout(() => child.kill("SIGKILL"), 180_000);
+            const { code, stdout } = await child.output().finally(() => clearTimeout(watchdog));
+            const output = new TextDecoder().decode(stdout);
+            assert.equal(code, 0, output);
+            // format.ts comes first: declined; greet.ts is not verified (never asked); math.ts: "all".
+            assert.equal((output.match(/Apply this fix\?/g) ?? []).length, 2, output);
+            const after = await readProject(dir);
+            assert.equal(after["src/format.ts"], before["src/format.ts"]);
+            assert.notEqual(after["src/math.ts"], before["src/math.ts"]);
+            assert.notEqual(
+              after["src/order.ts"],
+              before["src/order.ts"],
+              "applied after 'all' without asking",
+            );
+            const feedback = await sql`
+              select file_path, status from public.code_analysis where owner = ${other.id} and feedback_at is not null
+              order by file_path`;
+            assert.deepEqual(feedback.map((r) => `${r.file_path} ${r.status}`), [
+              "src/format.ts rejected",
+              "src/math.ts accepted",
+              "src/order.ts accepted",
+            ]);
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+        },
+      );
+
+      await t.step("--no-feedback records nothing", async () => {
+        const other = await createUser();
+        const dir = await copyFixture();
+        try {
+          const run = await cli(dir, ["--apply", "--yes", "--no-feedback", "--json"], {
+            ...env,
+            SUPABASE_KEY: other.token,
+          });
+          assert.equal(run.code, 0, run.stderr);
+          assert.equal(json<FixJson>(run).summary.applied, 2);
+          const [row] = await sql`select count(*)::int as n from public.code_analysis
+                                  where owner = ${other.id} and feedback_at is not null`;
+          assert.equal(row.n, 0);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      });
+    } finally {
+      await gateway?.stop();
+      await fake?.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "fix cli: --queue inserts pending rows owned by the user and --status shows them",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const user = await createUser();
+    const env = { SUPABASE_URL, SUPABASE_KEY: user.token };
+    const dir = await copyFixture();
+    try {
+      const queued = await cli(dir, ["--queue", "--json"], env);
+      assert.equal(queued.code, 0, queued.stderr);
+      const report = json<{ queued: number; skipped: number; ids: string[] }>(queued);
+      assert.equal(report.queued, 5);
+      assert.equal(report.skipped, 0);
+
+      const rows = await sql`select owner, file_path, line, "column", error_code, status, code_snippet
+                             from public.typescript_errors where owner = ${user.id} order by file_path, line`;
+      assert.deepEqual(
+        rows.map((r) => ({ file: r.file_path, line: r.line, column: r.column, code: r.error_code })),
+        EXPECTED,
+      );
+      // Queued as pending (the insert policy allows nothing else); the cron job may have claimed them since.
+      assert.ok(rows.every((r) => ["pending", "processing", "ai_suggested"].includes(r.status)));
+      assert.equal(
+        rows.find((r) => r.file_path === "src/order.ts")!.code_snippet,
+        await Deno.readTextFile(join(dir, "src/order.ts")),
+      );
+
+      const again = json<{ queued: number; skipped: number }>(await cli(dir, ["--queue", "--json"], env));
+      assert.deepEqual([again.queued, again.skipped], [0, 5], "errors already waiting are not queued twice");
+
+      const status = await cli(dir, ["--status", "--json"], env);
+      assert.equal(status.code, 0, status.stderr);
+      const listed = json<{ counts: Record<string, number>; errors: { id: string; file_path: string }[] }>(
+        status,
+      );
+      assert.equal(Object.values(listed.counts).reduce((a, b) => a + b, 0), 5);
+      assert.deepEqual(listed.errors.map((e) => e.id).sort(), [...report.ids].sort());
+
+      const human = await cli(dir, ["--status"], env);
+      assert.match(human.stdout, /Queued errors: 5 /);
+      assert.match(human.stdout, /src\/order\.ts:6 +TS2322/);
+
+      const stranger = await createUser();
+      const theirs = json<{ errors: unknown[] }>(
+        await cli(dir, ["--status", "--json"], { ...env, SUPABASE_KEY: stranger.token }),
+      );
+      assert.equal(theirs.errors.length, 0, "another user sees none of them");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("fix cli: a URL nobody answers on says the stack cannot be reached", async () => {
+  const dir = await copyFixture();
+  try {
+    const url = `http://127.0.0.1:${freePort()}`;
+    for (const args of [[], ["--queue"], ["--status"]]) {
+      const run = await cli(dir, [...args, "--url", url, "--key", ANON_KEY]);
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `Cannot reach ${url.replace(/\./g, "\\.")}: is the stack running\\? \`npx -y deno@2 task start\``,
+        ),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fix cli: a wrong key, the anon key or no key get clear errors", async () => {
+  const dir = await copyFixture();
+  try {
+    const garbage = await cli(dir, ["--key", "not-a-jwt"], { SUPABASE_URL });
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /The key was refused by http:\/\/127\.0\.0\.1:\d+ \(401: Invalid JWT/);
+    assert.match(garbage.stderr, /Pass a user's JWT or the service key with --key or SUPABASE_KEY/);
+
+    const anon = await cli(dir, ["--queue"], { SUPABASE_URL, SUPABASE_KEY: ANON_KEY });
+    assert.equal(anon.code, 2);
+    assert.match(anon.stderr, /The key was refused by .* \(403/);
+
+    const none = await cli(dir, [], { SUPABASE_URL });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /No key: pass --key or set SUPABASE_KEY/);
+
+    const usage = await cli(dir, ["--queue", "--status"], { SUPABASE_URL });
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--queue and --status cannot be combined/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await sql.end();
+  }
+});
+
+Deno.test("fix cli: unified diffs are the ones diff -u prints, and apply with patch", async () => {
+  const cases: Array<[string, string]> = [
+    ["a\nb\nc\nd\ne\nf\ng\nh\ni\n", "a\nb\nC\nd\ne\nf\ng\nh\ni\nj"],
+    ["1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n", "1\n2\nthree\n4\n5\n6\n7\n8\n9\n10\neleven\n12\n"],
+    ["", "new\n"],
+    ["old\n", ""],
+    ["x\ny", "x\ny\n"],
+    ["keep\ndrop\nkeep\n", "keep\nkeep\nadd\n"],
+  ];
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [before, after] of cases) {
+      await Deno.writeTextFile(join(dir, "a"), before);
+      await Deno.writeTextFile(join(dir, "b"), after);
+      const gnu = await new Deno.Command("diff", { args: ["-u", "a", "b"], cwd: dir, stdout: "piped" })
+        .output();
+      const expected = new TextDecoder().decode(gnu.stdout).split("\n").slice(2).join("\n");
+      const ours = unifiedDiff(before, after, { fromFile: "a", toFile: "b" });
+      assert.equal(ours.split("\n").slice(2).join("\n"), expected, JSON.stringify([before, after]));
+      await Deno.writeTextFile(join(dir, "p"), ours);
+      const patched = await new Deno.Command("patch", { args: ["-s", "a", "p"], cwd: dir }).output();
+      assert.equal(patched.code, 0);
+      assert.equal(await Deno.readTextFile(join(dir, "a")), after);
+    }
+    assert.equal(unifiedDiff("same\n", "same\n"), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fix cli: a fix keeps the file's final newline and CRLF, and a window is spliced back in place", () => {
+  assert.equal(applyFix("const a = 1;\n", windowOf("const a = 1;\n", 1), "const a = 2;"), "const a = 2;\n");
+  assert.equal(applyFix("x;\r\ny;\r\n", windowOf("x;\r\ny;\r\n", 1), "x;\ny = 1;"), "x;\r\ny = 1;\r\n");
+  const big =
+    Array.from({ length: 3_000 }, (_, i) => `export const v${i}: number = ${i}; // ${"x".repeat(20)}`)
+      .join("\n") + "\n";
+  const window = windowOf(big, 1_500);
+  assert.equal(window.whole, false);
+  assert.ok(window.code.length <= 50_000);
+  assert.ok(window.code.includes("v1499:"));
+  const fixed = applyFix(big, window, window.code.replace("v1499: number = 1499", "v1499: number = -1"));
+  assert.equal(fixed, big.replace("v1499: number = 1499", "v1499: number = -1"));
+});
