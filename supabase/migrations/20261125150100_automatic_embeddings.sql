@@ -11,10 +11,11 @@
 -- How it works
 --   * insert: one job per new row whose vector is null (a statement-level trigger, so bulk loads are cheap)
 --   * update of the text: the stale vector is cleared in the same transaction and a job (re)queued; an update
---     that leaves the text as it was queues nothing; an update that sets the text and the vector together
---     keeps the given vector
+--     that leaves the text as it was queues nothing; an update that sets the text and a new (non-null) vector
+--     together keeps the given vector; an update to null text drops the row's job
 --   * delete: the row's pending jobs go too
 --   * registering a table that already has rows queues every row without a vector (backfill)
+--   * dropping a registered table: its registration and jobs are removed by the next claim or registration
 --   * the worker claims jobs in batches (for update skip locked) with a visibility timeout, so a crashed
 --     worker's jobs come back; it embeds a batch with one model call and writes each vector back only if the
 --     row's text still hashes to what it embedded, so a slow worker can never write a stale vector
@@ -84,24 +85,26 @@ declare
   old_content text;
   new_content text;
   vector_given boolean;
-  row_id text;
+  row_key text;
 begin
   execute format('select (%s)::text from (select ($1).*) r', TG_ARGV[3]) into old_content using old;
   execute format('select (%s)::text from (select ($1).*) r', TG_ARGV[3]) into new_content using new;
   if old_content is not distinct from new_content then
     return new;
   end if;
-  -- (compared as text: pgvector's = operator is not on this function's empty search_path)
-  execute format('select ($1).%1$I::text is distinct from ($2).%1$I::text', TG_ARGV[2]) into vector_given using old, new;
+  -- (compared as text: pgvector's = operator is not on this function's empty search_path). A vector set to
+  -- null together with the text is no vector given: the row is queued like any other text change.
+  execute format('select ($2).%1$I is not null and ($1).%1$I::text is distinct from ($2).%1$I::text', TG_ARGV[2])
+    into vector_given using old, new;
   if vector_given then
     return new;  -- text and vector set together: trust the caller's vector
   end if;
   new := jsonb_populate_record(new, jsonb_build_object(TG_ARGV[2], null));
-  execute format('select ($1).%I::text', TG_ARGV[1]) into row_id using new;
+  execute format('select ($1).%I::text', TG_ARGV[1]) into row_key using new;
   if new_content is null then
-    delete from ai.embedding_jobs j where j.target_id = TG_ARGV[0]::int and j.row_id = _embedding_on_update.row_id;
+    delete from ai.embedding_jobs j where j.target_id = TG_ARGV[0]::int and j.row_id = row_key;
   else
-    perform ai._queue_embedding(TG_ARGV[0]::int, row_id);
+    perform ai._queue_embedding(TG_ARGV[0]::int, row_key);
   end if;
   return new;
 end
@@ -209,6 +212,9 @@ declare
   args text;
   prefix text := 'ai_embed_' || left(embedding_column, 40);
 begin
+  -- Registrations of dropped tables (a regclass column does not depend on its table) go first.
+  delete from ai.embedding_targets t where not exists (select from pg_catalog.pg_class c where c.oid = t.source);
+
   select * into target from ai.embedding_targets t
   where t.source = enable_embeddings.source and t.embedding_column = enable_embeddings.embedding_column;
   if found then
@@ -294,6 +300,10 @@ begin
     raise exception 'batch_size must be between 1 and 1000, got %', batch_size;
   end if;
 
+  -- A registered table that was dropped leaves its registration behind (a regclass column does not depend on
+  -- its table); forget it and its jobs, whose rows are gone, rather than fail every claim on it.
+  delete from ai.embedding_targets t where not exists (select from pg_catalog.pg_class c where c.oid = t.source);
+
   -- A claim that expired once too often is a dead letter, not another attempt.
   update ai.embedding_jobs j
   set status = 'failed', claim_token = null, updated_at = now(),
@@ -340,7 +350,8 @@ comment on function ai.claim_embedding_jobs(int, interval) is
 -- A vector is written only where the row's text still hashes to content_hash, and a job is finished only by
 -- the claim that holds it (a row changed meanwhile was re-queued by its trigger, which voided the claim).
 -- A null embedding finishes a job without writing (its row is gone or has no text).
--- Returns how many vectors were written and how many were not because the text had changed.
+-- Returns how many vectors were written and how many offered vectors were not (stale: the text had changed,
+-- which voids the claim, or the claim no longer holds the job).
 create function ai.complete_embedding_jobs(results jsonb, out written int, out stale int)
 language plpgsql
 security definer
@@ -474,5 +485,8 @@ revoke all on function ai._queue_embedding(int, text), ai._validate_embedding_ta
   ai.enable_embeddings(regclass, text, name, int), ai.disable_embeddings(regclass, name),
   ai.claim_embedding_jobs(int, interval), ai.complete_embedding_jobs(jsonb), ai.fail_embedding_jobs(jsonb),
   ai.retry_failed_embeddings(regclass) from public, anon, authenticated;
+-- The trigger functions are called only as triggers (no EXECUTE is checked then); nobody calls them directly.
+revoke all on function ai._embedding_on_update(), ai._embedding_on_insert(), ai._embedding_on_delete()
+  from public, anon, authenticated, service_role;
 grant execute on function ai.claim_embedding_jobs(int, interval), ai.complete_embedding_jobs(jsonb),
   ai.fail_embedding_jobs(jsonb), ai.retry_failed_embeddings(regclass) to service_role;

@@ -131,6 +131,8 @@ $$;
 
 revoke all on function ai.invoke_edge_function(text, jsonb, int), ai.embedding_work_ready(),
   ai.wake_embedding_worker() from public, anon, authenticated;
+-- A trigger function: called only as a trigger (no EXECUTE is checked then), never directly.
+revoke all on function ai._embedding_wake() from public, anon, authenticated, service_role;
 grant execute on function ai.embedding_work_ready() to service_role;
 
 select cron.schedule('embed-worker', '* * * * *', 'select ai.wake_embedding_worker()');

@@ -23,7 +23,12 @@ declare
   window_start timestamptz;
   counted int;
 begin
-  if max_requests < 1 or window_seconds < 1 then
+  if check_rate_limit.key is null or check_rate_limit.key = '' then
+    raise exception 'check_rate_limit needs a key'
+      using hint = 'Name what is limited, e.g. ''custom-llm:user:<uuid>''.';
+  end if;
+  -- (null limits are refused too: a null max_requests would let the first request through, then deny the rest)
+  if max_requests is null or window_seconds is null or max_requests < 1 or window_seconds < 1 then
     raise exception 'max_requests and window_seconds must be positive (got %, %)', max_requests, window_seconds;
   end if;
   window_start := to_timestamp(floor(extract(epoch from now()) / window_seconds) * window_seconds);

@@ -1,0 +1,239 @@
+-- code_analysis row-level security per role, find_similar_errors (what it returns, in which order, for whom,
+-- and that it is served by the partial HNSW index), and search_code_snippets likewise.
+--
+-- Vectors are built so that similarities are known: pg_temp.unit(i, j, c) = c·e_i + sqrt(1 - c²)·e_j has
+-- cosine similarity c with e_i = pg_temp.unit(i).
+--
+-- The seed's knowledge base stays in the table (the stack's embed-worker may be writing its vectors right now;
+-- deleting or locking those rows here could deadlock with it). Row counts are therefore taken over this file's
+-- rows (ids c0000000-…), and searches that must return an exact set use min_similarity 0.5: the seed's
+-- embeddings are dense (every component of the test model's vectors is below 0.2), so their similarity to
+-- the axis vectors used here stays far below that.
+begin;
+select plan(44);
+
+create function pg_temp.unit(i int, j int default 384, c double precision default 1) returns extensions.vector
+language sql immutable as $$
+  select array_agg(case when g = i then c when g = j then sqrt(1 - c * c) else 0 end order by g)::real[]::extensions.vector
+  from generate_series(1, 384) g
+$$;
+-- EXPLAIN's text, one string.
+create function pg_temp.plan_of(query text) returns text
+language plpgsql as $$
+declare
+  line text;
+  plan text := '';
+begin
+  for line in execute 'explain (format text) ' || query loop
+    plan := plan || line || E'\n';
+  end loop;
+  return plan;
+end
+$$;
+
+insert into auth.users (id, email) values
+  ('a1111111-1111-4111-8111-111111111111', 'analysis-a@example.test'),
+  ('b2222222-2222-4222-8222-222222222222', 'analysis-b@example.test');
+
+-- Fixtures (as postgres). Codes: a knowledge-base row shared with everyone, rows of user A, one of user B.
+insert into public.code_analysis
+  (id, owner, shared, error_code, error_message, code_snippet, suggested_fix, code_embedding, status, verified) values
+  ('c0000000-0000-4000-8000-0000000000a1', null, true, 'TS2345', 'kb', 'kb snippet', 'kb fix', pg_temp.unit(1, 2, 0.95), 'accepted', true),
+  ('c0000000-0000-4000-8000-000000000001', 'a1111111-1111-4111-8111-111111111111', false, 'TS2322', 'a1', 'a1', 'fix a1', pg_temp.unit(1, 2, 0.9), 'suggested', false),
+  ('c0000000-0000-4000-8000-000000000002', 'a1111111-1111-4111-8111-111111111111', false, 'TS2322', 'a2 (no fix)', 'a2', null, pg_temp.unit(1), 'suggested', false),
+  ('c0000000-0000-4000-8000-000000000003', 'a1111111-1111-4111-8111-111111111111', false, 'TS2322', 'a3 (rejected)', 'a3', 'fix a3', pg_temp.unit(1), 'rejected', false),
+  ('c0000000-0000-4000-8000-000000000004', 'a1111111-1111-4111-8111-111111111111', false, 'TS2322', 'a4', 'a4', 'fix a4', pg_temp.unit(3), 'suggested', false),
+  ('c0000000-0000-4000-8000-000000000005', 'a1111111-1111-4111-8111-111111111111', false, 'TS2322', 'a5', 'a5', 'fix a5', pg_temp.unit(3), 'accepted', true),
+  ('c0000000-0000-4000-8000-000000000006', 'a1111111-1111-4111-8111-111111111111', false, 'TS2339', 'a6', 'a6', 'fix a6', pg_temp.unit(3), 'suggested', true),
+  ('c0000000-0000-4000-8000-000000000007', 'a1111111-1111-4111-8111-111111111111', false, 'TS2339', 'a7', 'a7', 'fix a7', pg_temp.unit(3), 'accepted', false),
+  ('c0000000-0000-4000-8000-000000000008', 'a1111111-1111-4111-8111-111111111111', false, 'TS2322', 'a8 (not embedded yet)', 'a8', 'fix a8', null, 'suggested', false),
+  ('c0000000-0000-4000-8000-0000000000b1', 'b2222222-2222-4222-8222-222222222222', false, 'TS2322', 'b1', 'b1', 'fix b1', pg_temp.unit(1), 'suggested', false);
+
+-- code_analysis RLS ----------------------------------------------------------------------------------------------
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "a1111111-1111-4111-8111-111111111111", "role": "authenticated"}', true);
+
+select set_eq($$select id from public.code_analysis where id::text like 'c0000000-%'$$,
+  $$select ('c0000000-0000-4000-8000-00000000000' || s)::uuid from unnest(array['1','2','3','4','5','6','7','8']) s
+    union all select 'c0000000-0000-4000-8000-0000000000a1'$$,
+  'A user reads their own analyses and the shared rows.');
+select isnt_empty($$select from public.code_analysis where provider = 'knowledge-base' and shared$$,
+  'A user reads the seeded knowledge base.');
+select is_empty($$select from public.code_analysis where owner = 'b2222222-2222-4222-8222-222222222222'$$,
+  'A user cannot read another user''s analyses.');
+select lives_ok($$insert into public.code_analysis (id, error_code, error_message, code_snippet)
+                  values ('c0000000-0000-4000-8000-000000000009', 'TS2322', 'mine', 'let x: number = "1";')$$,
+  'A user can add an analysis (owner defaults to the user).');
+select is((select owner from public.code_analysis where id = 'c0000000-0000-4000-8000-000000000009'),
+  'a1111111-1111-4111-8111-111111111111'::uuid, 'The new analysis belongs to the user.');
+select throws_ok($$insert into public.code_analysis (shared, code_snippet) values (true, 'x')$$,
+  '42501', 'new row violates row-level security policy for table "code_analysis"',
+  'A user cannot add a shared (knowledge base) row.');
+select throws_ok($$insert into public.code_analysis (owner, code_snippet) values ('b2222222-2222-4222-8222-222222222222', 'x')$$,
+  '42501', 'new row violates row-level security policy for table "code_analysis"',
+  'A user cannot add a row owned by someone else.');
+select results_eq($$update public.code_analysis set status = 'accepted', feedback_at = now()
+                    where id = 'c0000000-0000-4000-8000-000000000001' returning status$$,
+  $$values ('accepted')$$, 'A user can give feedback on their own analysis.');
+select is_empty($$update public.code_analysis set status = 'rejected' where id = 'c0000000-0000-4000-8000-0000000000a1' returning id$$,
+  'A user cannot change a knowledge-base row.');
+select is_empty($$update public.code_analysis set status = 'rejected' where id = 'c0000000-0000-4000-8000-0000000000b1' returning id$$,
+  'A user cannot change another user''s row.');
+select throws_ok($$update public.code_analysis set shared = true where id = 'c0000000-0000-4000-8000-000000000004'$$,
+  '42501', 'new row violates row-level security policy for table "code_analysis"',
+  'A user cannot share their own row into the knowledge base.');
+select is_empty($$delete from public.code_analysis where id in ('c0000000-0000-4000-8000-0000000000a1',
+                  'c0000000-0000-4000-8000-0000000000b1') returning id$$,
+  'A user cannot delete knowledge-base rows or other users'' rows.');
+reset role;
+-- Undo the feedback so the ranking tests below start from the fixtures.
+update public.code_analysis set status = 'suggested', feedback_at = null where id = 'c0000000-0000-4000-8000-000000000001';
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "b2222222-2222-4222-8222-222222222222", "role": "authenticated"}', true);
+select set_eq($$select id from public.code_analysis where id::text like 'c0000000-%'$$,
+  array['c0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-0000000000a1']::uuid[],
+  'Another user reads only their own rows and the shared knowledge base.');
+reset role;
+
+set local role anon;
+select set_config('request.jwt.claims', '{"role": "anon"}', true);
+select is_empty($$select from public.code_analysis$$, 'anon reads nothing, not even the knowledge base.');
+select throws_ok($$insert into public.code_analysis (code_snippet) values ('x')$$,
+  '42501', 'new row violates row-level security policy for table "code_analysis"', 'anon cannot add analyses.');
+reset role;
+
+set local role service_role;
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+select is((select count(*)::int from public.code_analysis where id::text like 'c0000000-%'), 11,
+  'service_role reads every user''s rows.');
+select isnt_empty($$select from public.code_analysis where provider = 'knowledge-base'$$, 'and the knowledge base.');
+select lives_ok($$insert into public.code_analysis (shared, code_snippet, error_code) values (true, 'kb2', 'TS1005')$$,
+  'service_role can add knowledge-base rows.');
+reset role;
+delete from public.code_analysis where code_snippet = 'kb2';
+
+-- find_similar_errors ---------------------------------------------------------------------------------------------
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "a1111111-1111-4111-8111-111111111111", "role": "authenticated"}', true);
+
+select results_eq(
+  $$select id, round(similarity::numeric, 4) from public.find_similar_errors(pg_temp.unit(1), 10, min_similarity => 0.5)$$,
+  $$values ('c0000000-0000-4000-8000-0000000000a1'::uuid, 0.95), ('c0000000-0000-4000-8000-000000000001', 0.9)$$,
+  'Nearest first; only rows with a fix, never rejected ones, never unembedded ones, never other users''.');
+select results_eq(
+  $$select id, status, verified from public.find_similar_errors(pg_temp.unit(3), 4)$$,
+  $$values ('c0000000-0000-4000-8000-000000000005'::uuid, 'accepted', true),
+           ('c0000000-0000-4000-8000-000000000007', 'accepted', false),
+           ('c0000000-0000-4000-8000-000000000006', 'suggested', true),
+           ('c0000000-0000-4000-8000-000000000004', 'suggested', false)$$,
+  'At equal similarity accepted fixes come first, then verified ones.');
+select is((select round(similarity::numeric, 6) from public.find_similar_errors(pg_temp.unit(3), 1)), 1.000000,
+  'An identical embedding has similarity 1.');
+select results_eq($$select id from public.find_similar_errors(pg_temp.unit(1), 10, min_similarity => 0.92)$$,
+  $$values ('c0000000-0000-4000-8000-0000000000a1'::uuid)$$, 'min_similarity drops less similar rows.');
+select set_eq($$select id from public.find_similar_errors(pg_temp.unit(3), 10, 0.5, filter_error_code => 'TS2339')$$,
+  array['c0000000-0000-4000-8000-000000000006', 'c0000000-0000-4000-8000-000000000007']::uuid[],
+  'filter_error_code keeps only fixes of that diagnostic.');
+select is((select count(*)::int from public.find_similar_errors(pg_temp.unit(1), 2)), 2,
+  'match_count limits the rows returned.');
+select is_empty($$select from public.find_similar_errors(pg_temp.unit(1), 0)$$, 'match_count 0 returns nothing.');
+select is_empty($$select from public.find_similar_errors(pg_temp.unit(1), 10) where status = 'rejected' or suggested_fix is null$$,
+  'Rejected fixes and rows without a fix are never returned.');
+reset role;
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "b2222222-2222-4222-8222-222222222222", "role": "authenticated"}', true);
+select results_eq($$select id from public.find_similar_errors(pg_temp.unit(1), 10, 0.5)$$,
+  $$values ('c0000000-0000-4000-8000-0000000000b1'::uuid), ('c0000000-0000-4000-8000-0000000000a1')$$,
+  'find_similar_errors respects RLS: another user finds their own rows and the knowledge base only.');
+reset role;
+
+set local role anon;
+select set_config('request.jwt.claims', '{"role": "anon"}', true);
+select is_empty($$select from public.find_similar_errors(pg_temp.unit(1), 10)$$, 'anon finds nothing.');
+reset role;
+
+set local role service_role;
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+select results_eq($$select id from public.find_similar_errors(pg_temp.unit(1), 3)$$,
+  $$values ('c0000000-0000-4000-8000-0000000000b1'::uuid), ('c0000000-0000-4000-8000-0000000000a1'),
+           ('c0000000-0000-4000-8000-000000000001')$$,
+  'service_role searches every user''s rows.');
+reset role;
+
+-- The partial HNSW index serves find_similar_errors (the function is inlined into the caller's query). The
+-- table is tiny, so sequential scans are switched off to let the planner show which index it can use. (With a
+-- selective filter, one error code or a user's own few snippets, the planner rightly prefers the btree index
+-- on that column and an exact sort: that is a costing choice, not something to pin in a test.)
+set local enable_seqscan = off;
+select matches(pg_temp.plan_of(format('select * from public.find_similar_errors(%L::extensions.vector(384), 5)', pg_temp.unit(1))),
+  'Index Scan using code_analysis_code_embedding_idx', 'find_similar_errors uses the HNSW index code_analysis_code_embedding_idx.');
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "a1111111-1111-4111-8111-111111111111", "role": "authenticated"}', true);
+select matches(pg_temp.plan_of(format('select * from public.find_similar_errors(%L::extensions.vector(384), 5)', pg_temp.unit(1))),
+  'Index Scan using code_analysis_code_embedding_idx', 'It uses the index when called by a user (with RLS).');
+reset role;
+select doesnt_match(pg_temp.plan_of(format('select * from public.find_similar_errors(%L::extensions.vector(384), 5)', pg_temp.unit(1))),
+  'Function Scan', 'The function is inlined, not run as an opaque function scan.');
+reset enable_seqscan;
+
+-- search_code_snippets ------------------------------------------------------------------------------------------
+insert into public.code_snippets (id, owner, content, embedding) values
+  ('d0000000-0000-4000-8000-000000000001', 'a1111111-1111-4111-8111-111111111111', 'a: nearest', pg_temp.unit(5)),
+  ('d0000000-0000-4000-8000-000000000002', 'a1111111-1111-4111-8111-111111111111', 'a: near', pg_temp.unit(5, 6, 0.8)),
+  ('d0000000-0000-4000-8000-000000000003', 'a1111111-1111-4111-8111-111111111111', 'a: far', pg_temp.unit(5, 6, 0.2)),
+  ('d0000000-0000-4000-8000-000000000004', 'a1111111-1111-4111-8111-111111111111', 'a: not embedded yet', null),
+  ('d0000000-0000-4000-8000-000000000005', 'b2222222-2222-4222-8222-222222222222', 'b: identical', pg_temp.unit(5));
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "a1111111-1111-4111-8111-111111111111", "role": "authenticated"}', true);
+select results_eq($$select id, round(similarity::numeric, 4) from public.search_code_snippets(pg_temp.unit(5), 10)$$,
+  $$values ('d0000000-0000-4000-8000-000000000001'::uuid, 1.0), ('d0000000-0000-4000-8000-000000000002', 0.8),
+           ('d0000000-0000-4000-8000-000000000003', 0.2)$$,
+  'search_code_snippets returns the user''s embedded snippets, nearest first.');
+select results_eq($$select id from public.search_code_snippets(pg_temp.unit(5), 10, min_similarity => 0.5)$$,
+  $$values ('d0000000-0000-4000-8000-000000000001'::uuid), ('d0000000-0000-4000-8000-000000000002')$$,
+  'min_similarity drops less similar snippets.');
+select is((select count(*)::int from public.search_code_snippets(pg_temp.unit(5), 1)), 1, 'match_count limits the rows.');
+select set_eq($$select id from public.code_snippets$$,
+  array['d0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002',
+        'd0000000-0000-4000-8000-000000000003', 'd0000000-0000-4000-8000-000000000004']::uuid[],
+  'A user reads only their own snippets.');
+select throws_ok($$insert into public.code_snippets (owner, content) values ('b2222222-2222-4222-8222-222222222222', 'x')$$,
+  '42501', 'new row violates row-level security policy for table "code_snippets"',
+  'A user cannot add a snippet owned by someone else.');
+select is_empty($$update public.code_snippets set content = 'taken' where id = 'd0000000-0000-4000-8000-000000000005' returning id$$,
+  'A user cannot change another user''s snippet.');
+select results_eq($$update public.code_snippets set content = 'a: far, edited' where id = 'd0000000-0000-4000-8000-000000000003'
+                    returning embedding is null$$,
+  $$values (true)$$, 'A user can change their own snippet, which clears its stale vector.');
+reset role;
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "b2222222-2222-4222-8222-222222222222", "role": "authenticated"}', true);
+select results_eq($$select id from public.search_code_snippets(pg_temp.unit(5), 10)$$,
+  $$values ('d0000000-0000-4000-8000-000000000005'::uuid)$$, 'search_code_snippets respects RLS.');
+reset role;
+
+set local role anon;
+select set_config('request.jwt.claims', '{"role": "anon"}', true);
+select is_empty($$select from public.search_code_snippets(pg_temp.unit(5), 10)$$, 'anon finds no snippets.');
+select is_empty($$select from public.code_snippets$$, 'anon reads no snippets.');
+reset role;
+
+set local role service_role;
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+select set_eq($$select id from public.search_code_snippets(pg_temp.unit(5), 10)$$,
+  array['d0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000002',
+        'd0000000-0000-4000-8000-000000000005']::uuid[],
+  'service_role searches every user''s embedded snippets.');
+reset role;
+
+set local enable_seqscan = off;
+select matches(pg_temp.plan_of(format('select * from public.search_code_snippets(%L::extensions.vector(384), 5)', pg_temp.unit(5))),
+  'Index Scan using code_snippets_embedding_idx', 'search_code_snippets uses the HNSW index code_snippets_embedding_idx.');
+reset enable_seqscan;
+
+select * from finish();
+rollback;
