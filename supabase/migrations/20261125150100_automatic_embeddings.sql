@@ -12,7 +12,8 @@
 --   * insert: one job per new row whose vector is null (a statement-level trigger, so bulk loads are cheap)
 --   * update of the text: the stale vector is cleared in the same transaction and a job (re)queued; an update
 --     that leaves the text as it was queues nothing; an update that sets the text and a new (non-null) vector
---     together keeps the given vector; an update to null text drops the row's job
+--     together keeps the given vector; an update to null text drops the row's job; setting the vector of
+--     unchanged text to null queues the row for a fresh vector
 --   * delete: the row's pending jobs go too
 --   * registering a table that already has rows queues every row without a vector (backfill)
 --   * dropping a registered table: its registration and jobs are removed by the next claim or registration
@@ -85,11 +86,18 @@ declare
   old_content text;
   new_content text;
   vector_given boolean;
+  vector_cleared boolean;
   row_key text;
 begin
   execute format('select (%s)::text from (select ($1).*) r', TG_ARGV[3]) into old_content using old;
   execute format('select (%s)::text from (select ($1).*) r', TG_ARGV[3]) into new_content using new;
+  execute format('select ($1).%I::text', TG_ARGV[1]) into row_key using new;
   if old_content is not distinct from new_content then
+    -- Clearing the vector of unchanged text asks for a fresh one.
+    execute format('select ($1).%1$I is not null and ($2).%1$I is null', TG_ARGV[2]) into vector_cleared using old, new;
+    if vector_cleared and new_content is not null then
+      perform ai._queue_embedding(TG_ARGV[0]::int, row_key);
+    end if;
     return new;
   end if;
   -- (compared as text: pgvector's = operator is not on this function's empty search_path). A vector set to
@@ -100,7 +108,6 @@ begin
     return new;  -- text and vector set together: trust the caller's vector
   end if;
   new := jsonb_populate_record(new, jsonb_build_object(TG_ARGV[2], null));
-  execute format('select ($1).%I::text', TG_ARGV[1]) into row_key using new;
   if new_content is null then
     delete from ai.embedding_jobs j where j.target_id = TG_ARGV[0]::int and j.row_id = row_key;
   else
@@ -221,7 +228,8 @@ begin
     if target.content = enable_embeddings.content and target.max_attempts = enable_embeddings.max_attempts then
       return target.id;
     end if;
-    raise exception 'embeddings are already enabled for %.% with content "%"', source, embedding_column, target.content
+    raise exception 'embeddings are already enabled for %.% with content "%" and max_attempts %',
+      source, embedding_column, target.content, target.max_attempts
       using hint = pg_catalog.format('Call ai.disable_embeddings(%L, %L) first.', source::text, embedding_column);
   end if;
 

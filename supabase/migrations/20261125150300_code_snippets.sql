@@ -38,9 +38,15 @@ create policy "Users can delete their own snippets" on public.code_snippets
 
 select ai.enable_embeddings('public.code_snippets', 'content', 'embedding');
 
+-- Kept inline (pgvector's default storage would move a 1.5 kB vector out of line with the row's text):
+-- distance computations then read the table page itself, several times faster for exact scans and HNSW builds.
+alter table public.code_snippets alter column embedding set storage plain;
+
 -- Nearest snippets by cosine similarity, as the caller sees them (security invoker: RLS applies).
--- Returns setof so PostgREST callers can chain filters. Not given a pinned search_path, which would stop the
--- planner from inlining it and using the HNSW index; every name in it is schema-qualified instead.
+-- Returns setof so PostgREST callers can chain filters. The inner query orders by the distance operator alone
+-- (what lets the HNSW index serve it); the outer one applies min_similarity and restores exact order (the
+-- index's iterative scans return relaxed order). Not given a pinned search_path, which would stop the planner
+-- from inlining it and using the index; every name in it is schema-qualified instead.
 create function public.search_code_snippets(
   query_embedding extensions.vector(384),
   match_count int default 10,
@@ -48,12 +54,16 @@ create function public.search_code_snippets(
 ) returns table (id uuid, content text, language text, metadata jsonb, similarity double precision)
 language sql stable
 as $$
-  select s.id, s.content, s.language, s.metadata, 1 - (s.embedding operator(extensions.<=>) query_embedding)
-  from public.code_snippets s
-  where s.embedding is not null
-    and 1 - (s.embedding operator(extensions.<=>) query_embedding) >= min_similarity
-  order by s.embedding operator(extensions.<=>) query_embedding
-  limit least(match_count, 200);
+  select c.id, c.content, c.language, c.metadata, c.similarity
+  from (
+    select s.id, s.content, s.language, s.metadata,
+           1 - (s.embedding operator(extensions.<=>) query_embedding) as similarity
+    from public.code_snippets s
+    order by s.embedding operator(extensions.<=>) query_embedding
+    limit greatest(least(match_count, 200), 0)
+  ) c
+  where c.similarity >= min_similarity
+  order by c.similarity desc;
 $$;
 comment on function public.search_code_snippets(extensions.vector, int, double precision) is
   'Snippets nearest to query_embedding (cosine), at least min_similarity, at most match_count (<= 200); RLS applies.';

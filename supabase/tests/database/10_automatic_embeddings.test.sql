@@ -11,7 +11,7 @@
 -- transaction, and never by waiting for a row the worker holds (skip locked): a job the worker holds is
 -- already claimed (processing, not ready), and waiting for it could deadlock with the worker's write-back.
 begin;
-select plan(101);
+select plan(103);
 
 update ai.embedding_jobs set run_after = 'infinity'
 where id in (select id from ai.embedding_jobs for update skip locked);
@@ -134,6 +134,13 @@ update pgtap_embed.docs set title = 'Five' where id = 5;
 select is((select embedding from pgtap_embed.docs where id = 5), pg_temp.vec(0.5),
   'An update that leaves the text unchanged keeps the vector.');
 select is_empty($$select from pg_temp.job(5)$$, 'An update that leaves the text unchanged queues nothing.');
+
+update pgtap_embed.docs set embedding = null where id = 5;
+select results_eq($$select status from pg_temp.job(5)$$, $$values ('pending')$$,
+  'Clearing the vector of unchanged text queues the row for a fresh vector.');
+delete from ai.embedding_jobs j using pg_temp.job(5) k where j.id = k.id;
+update pgtap_embed.docs set embedding = pg_temp.vec(0.5) where id = 5;
+select is_empty($$select from pg_temp.job(5)$$, 'Setting a vector on unchanged text queues nothing.');
 
 update pgtap_embed.docs set body = 'fifth body, edited', embedding = pg_temp.vec(0.55) where id = 5;
 select is((select embedding from pgtap_embed.docs where id = 5), pg_temp.vec(0.55),
