@@ -25,7 +25,15 @@ export interface EmbeddingDrainOptions extends DrainOptions {
   batchSize: number;
   /** How long a claim stays invisible to other workers. */
   visibilitySeconds: number;
+  /**
+   * Keep polling an empty queue until this long after the latest pg_net wake-up (DrainOptions.wokenAt): the
+   * insert/update trigger sends no wake-up within 2 seconds of the previous one (ai._embedding_wake's
+   * debounce), so jobs queued in that window are this drain's to take, even when it found the queue empty.
+   */
+  lingerMs?: number;
 }
+
+const LINGER_POLL_MS = 200;
 
 /** Embeds a batch; if the batch fails as a whole, each text alone, so one bad text cannot sink the rest. */
 async function embedJobs(jobs: Job[]): Promise<Finished[]> {
@@ -57,7 +65,12 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
     const jobs = await sql<Job[]>`
       select job_id::text, claim_token::text, content, content_hash
       from ai.claim_embedding_jobs(${options.batchSize}, make_interval(secs => ${options.visibilitySeconds}))`;
-    if (jobs.length === 0) break;
+    if (jobs.length === 0) {
+      const until = (options.wokenAt?.() ?? 0) + (options.lingerMs ?? 0);
+      if (Date.now() >= until || Date.now() - started >= options.budgetMs) break;
+      await new Promise((resolve) => setTimeout(resolve, LINGER_POLL_MS));
+      continue;
+    }
     report.batches++;
     report.claimed += jobs.length;
 

@@ -110,11 +110,37 @@ export async function readJson<T extends z.ZodType>(
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    const issues = parsed.error.issues.flatMap(plainIssues);
     const first = issues[0];
     throw new HttpError(400, "invalid_request", `${first.path || "body"}: ${first.message}`, issues);
   }
   return parsed.data;
+}
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  expected?: string;
+  errors?: Issue[][];
+}
+
+/**
+ * An issue as `{path, message}`s. A failed union (zod says only "Invalid input") is replaced by the issues of
+ * the branch whose type the value had, e.g. "input: must hold at most 128 texts" for a too-long array.
+ */
+function plainIssues(issue: Issue): { path: string; message: string }[] {
+  if (issue.code === "invalid_union" && Array.isArray(issue.errors)) {
+    const wrongType = (branch: Issue[]) =>
+      branch.every((i) => i.code === "invalid_type" && i.path.length === 0);
+    const branch = issue.errors.find((b) => b.length > 0 && !wrongType(b));
+    if (branch) return branch.flatMap((i) => plainIssues({ ...i, path: [...issue.path, ...i.path] }));
+    const expected = [...new Set(issue.errors.flat().map((i) => i.expected).filter(Boolean))];
+    if (expected.length) {
+      return [{ path: issue.path.join("."), message: `Invalid input: expected ${expected.join(" or ")}` }];
+    }
+  }
+  return [{ path: issue.path.join("."), message: issue.message }];
 }
 
 function tooLarge(maxBytes: number): HttpError {

@@ -73,13 +73,18 @@ export async function drainTypeScriptErrors(options: TsErrorDrainOptions): Promi
     }
     report.batches++;
     report.claimed += batch.length;
+    let failures = 0;
     for (const error of batch) {
       const { status, failed } = await fixOne(error, options.llm);
       if (status === null) (report.stale as number)++; // our claim expired meanwhile: the result was refused
-      else if (failed) report.failed++;
+      else if (failed) failures++;
       else report.succeeded++;
     }
+    report.failed += failures;
     batch = [];
+    // A failed error is pending again at once (typescript_errors has no backoff): claiming on would hand it
+    // straight back and spend all its attempts in this one drain. Leave it, and the rest, to the next run.
+    if (failures > 0) break;
   }
   report.ms = Date.now() - started;
   return report;

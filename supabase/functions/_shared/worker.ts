@@ -17,6 +17,8 @@ export interface DrainReport {
 export interface DrainOptions {
   /** Stop claiming new batches after this many milliseconds. */
   budgetMs: number;
+  /** When the latest wake-up without `wait` (pg_net's) reached this instance (Date.now(); 0: none yet). */
+  wokenAt?: () => number;
 }
 
 type Drain = (options: DrainOptions) => Promise<DrainReport>;
@@ -26,6 +28,9 @@ interface EdgeRuntimeLike {
 }
 
 const running = new Map<string, Promise<DrainReport>>();
+/** Drains waiting for the running one to end, by worker and follow-up key. */
+const followUps = new Map<string, Promise<DrainReport>>();
+const lastWake = new Map<string, number>();
 
 async function recordRun(worker: string, startedAt: Date, report: DrainReport): Promise<void> {
   const { claimed, succeeded, failed, stale = 0, error, ...details } = report;
@@ -35,19 +40,37 @@ async function recordRun(worker: string, startedAt: Date, report: DrainReport): 
             ${db().json(details as Record<string, number>)})`;
 }
 
-/** Runs one drain of `worker` unless one is already running here; records it in ai.worker_runs. */
+/**
+ * Runs one drain of `worker` unless one is already running here; records it in ai.worker_runs. A wake-up that
+ * finds a drain running joins it, unless it names a `followUp` key (e.g. a claim the running drain does not
+ * know about): then it gets a drain of its own, started when the running one ends (one per key).
+ */
 export function startDrain(
   worker: string,
   drain: Drain,
   options: DrainOptions,
-): { promise: Promise<DrainReport>; fresh: boolean } {
+  followUp?: string,
+): { promise: Promise<DrainReport>; fresh: boolean; queued?: boolean } {
   const current = running.get(worker);
-  if (current) return { promise: current, fresh: false };
+  if (current) {
+    if (followUp === undefined) return { promise: current, fresh: false };
+    const key = `${worker}\u0000${followUp}`;
+    let next = followUps.get(key);
+    if (!next) {
+      next = current.catch(() => {}).then(() => {
+        followUps.delete(key);
+        return startDrain(worker, drain, options, followUp).promise;
+      });
+      followUps.set(key, next);
+    }
+    return { promise: next, fresh: false, queued: true };
+  }
   const startedAt = new Date();
-  const promise = (async () => {
+  let promise: Promise<DrainReport> | null = null;
+  promise = (async () => {
     let report: DrainReport;
     try {
-      report = await drain(options);
+      report = await drain({ ...options, wokenAt: () => lastWake.get(worker) ?? 0 });
     } catch (error) {
       report = {
         claimed: 0,
@@ -58,11 +81,13 @@ export function startDrain(
         error: (error as Error).message,
       };
     }
+    // Done claiming: a wake-up from now on starts a new drain instead of joining this one.
+    if (running.get(worker) === promise) running.delete(worker);
     await recordRun(worker, startedAt, report).catch((e) =>
       console.error(`${worker}: could not record the run:`, e)
     );
     return report;
-  })().finally(() => running.delete(worker));
+  })();
   running.set(worker, promise);
   return { promise, fresh: true };
 }
@@ -72,13 +97,22 @@ export function startDrain(
  * on in the background — pg_net's short timeout never cuts a drain. On the hosted edge runtime the drain is
  * kept alive with EdgeRuntime.waitUntil.
  */
-export async function respondToWake(worker: string, drain: Drain, options: DrainOptions & { wait: boolean }) {
-  const { promise, fresh } = startDrain(worker, drain, options);
+export async function respondToWake(
+  worker: string,
+  drain: Drain,
+  options: DrainOptions & { wait: boolean; followUp?: string },
+) {
+  const { wait: _, followUp, ...drainOptions } = options;
+  if (!options.wait) lastWake.set(worker, Date.now()); // a wake-up from pg_net (see DrainOptions.wokenAt)
+  const { promise, fresh, queued } = startDrain(worker, drain, drainOptions, followUp);
   if (options.wait) {
     const report = await promise;
-    return json({ worker, status: fresh ? "drained" : "joined", ...report }, report.error ? 500 : 200);
+    return json(
+      { worker, status: fresh || queued ? "drained" : "joined", ...report },
+      report.error ? 500 : 200,
+    );
   }
   const edge = (globalThis as { EdgeRuntime?: EdgeRuntimeLike }).EdgeRuntime;
   edge?.waitUntil(promise);
-  return json({ worker, status: fresh ? "started" : "already_running" }, 202);
+  return json({ worker, status: fresh ? "started" : queued ? "queued" : "already_running" }, 202);
 }

@@ -3,7 +3,11 @@
 // is empty or the time budget is spent; answers 202 at once (the drain goes on), or with {"wait": true}
 // the drain's report: claimed, succeeded, failed, stale, batches, ms.
 //
-//   EMBED_BATCH_SIZE (default 32), EMBED_VISIBILITY_SECONDS (300), WORKER_BUDGET_MS (50000)
+// After a wake-up from pg_net the drain keeps watching an empty queue for EMBED_LINGER_MS: writes within 2 s of
+// a wake-up send none (the trigger's debounce), so their jobs are left to the drain that wake-up started.
+//
+//   EMBED_BATCH_SIZE (default 32), EMBED_VISIBILITY_SECONDS (300), WORKER_BUDGET_MS (50000),
+//   EMBED_LINGER_MS (3000)
 import { z } from "zod";
 import { requireServiceRole } from "../_shared/auth.ts";
 import { drainEmbeddingQueue } from "../_shared/embedding_queue.ts";
@@ -26,5 +30,6 @@ Deno.serve(route(["POST"], async (req) => {
       ...options,
       batchSize: body.batch_size,
       visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 300),
+      lingerMs: env("EMBED_LINGER_MS", 3_000),
     }), { wait: body.wait, budgetMs: body.budget_ms });
 }));

@@ -3,6 +3,7 @@
 // migration 20261125150700_typescript_error_batches.sql). Service role only. Fixes the claimed errors, then
 // keeps claiming pending ones until none are left or the time budget is spent; answers 202 at once, or with
 // {"wait": true} the report: claimed, succeeded, failed, stale (results refused because a claim expired).
+// A claim that arrives while a drain is running here is worked on right after it (status "queued").
 //
 //   WORKER_BUDGET_MS (default 50000), TS_ERROR_STALE_SECONDS (900)
 import { z } from "zod";
@@ -32,5 +33,11 @@ Deno.serve(route(["POST"], async (req) => {
       batchSize: body.batch_size,
       staleAfterSeconds: env("TS_ERROR_STALE_SECONDS", 900),
       llm,
-    }), { wait: body.wait, budgetMs: body.budget_ms });
+    }), {
+    wait: body.wait,
+    budgetMs: body.budget_ms,
+    // A claim must be worked on even when a drain is already running here (that drain only claims pending
+    // errors, never this claim's): it gets a drain of its own once the running one ends.
+    followUp: body.claim_token ?? undefined,
+  });
 }));

@@ -1,0 +1,218 @@
+// Helpers for the edge-function integration tests (tests/functions_*.test.ts): users and their JWTs, raw
+// HTTP calls through a gateway, a second gateway with an LLM (a fake server) configured, and waiting for the
+// automatic-embedding queue to drain. The stack itself comes from `deno task test` (see tests/_stack.ts).
+import assert from "node:assert/strict";
+import { SignJWT } from "jose";
+import type postgres from "postgres";
+import { JWT_SECRET, PUBLISHABLE_KEY, SECRET_KEY } from "../stack/config.ts";
+import { freePort } from "../stack/function_workers.ts";
+import { type Gateway, startGateway } from "../stack/gateway.ts";
+import { ANON_KEY, eventually, SERVICE_ROLE_KEY, SUPABASE_DB_URL, SUPABASE_URL } from "./_stack.ts";
+
+export type Sql = postgres.Sql;
+
+/** Signs a user's access token the way GoTrue does (HS256 with the local JWT secret). */
+export async function userToken(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
+  return await new SignJWT({
+    sub: userId,
+    role: "authenticated",
+    aud: "authenticated",
+    email: `${userId}@example.test`,
+    ...claims,
+  })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
+
+export interface TestUser {
+  id: string;
+  token: string;
+}
+
+/** A fresh row in auth.users and its access token. */
+export async function createUser(sql: Sql): Promise<TestUser> {
+  const id = crypto.randomUUID();
+  await sql`insert into auth.users (id, email, email_confirmed_at) values (${id}, ${`${id}@example.test`}, now())`;
+  return { id, token: await userToken(id) };
+}
+
+export interface Answer<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** POSTs JSON (or sends `init` as given) to /functions/v1/<name> of `baseUrl`; parses the JSON answer. */
+export async function call<T = Record<string, unknown>>(
+  baseUrl: string,
+  name: string,
+  options: { body?: unknown; token?: string | null; method?: string; raw?: BodyInit; headers?: HeadersInit } =
+    {},
+): Promise<Answer<T>> {
+  const headers = new Headers(options.headers);
+  if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+  const method = options.method ?? "POST";
+  let body: BodyInit | undefined = options.raw;
+  if (body === undefined && options.body !== undefined) {
+    headers.set("content-type", "application/json");
+    body = JSON.stringify(options.body);
+  }
+  const response = await fetch(`${baseUrl}/functions/v1/${name}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch { /* not JSON: keep the text */ }
+  return { status: response.status, headers: response.headers, body: parsed as T };
+}
+
+/** Asserts a JSON error answer with the status and error code. */
+export function assertError(
+  answer: Answer,
+  status: number,
+  code?: string,
+): { code: string; message: string } {
+  assert.equal(
+    answer.status,
+    status,
+    `expected ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`,
+  );
+  const error = (answer.body as { error?: { code: string; message: string } }).error;
+  assert.ok(error, `expected an error body, got ${JSON.stringify(answer.body)}`);
+  assert.equal(typeof error.message, "string");
+  if (code) assert.equal(error.code, code, error.message);
+  return error;
+}
+
+/** The environment the platform gives functions, pointed at the test stack's database. */
+export function platformFunctionsEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    SUPABASE_URL,
+    SUPABASE_DB_URL,
+    SUPABASE_ANON_KEY: ANON_KEY,
+    SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
+    SUPABASE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
+    SUPABASE_SECRET_KEY: SECRET_KEY,
+    SUPABASE_JWT_SECRET: JWT_SECRET,
+  };
+  for (const name of ["EMBEDDING_MODEL_DIR", "EMBEDDING_MODEL"]) {
+    const value = Deno.env.get(name);
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
+export interface TestGateway {
+  url: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A second functions gateway serving the real supabase/functions against the test stack's database, with
+ * extra environment (an LLM pointed at a fake server, limits, a broken model …).
+ */
+export function startTestGateway(env: Record<string, string>): TestGateway {
+  const logs: string[] = [];
+  const port = freePort();
+  const gateway: Gateway = startGateway({
+    port,
+    env: { ...platformFunctionsEnv(), SUPABASE_URL: `http://127.0.0.1:${port}`, ...env },
+    log: (line) => {
+      logs.push(line);
+      if (logs.length > 2_000) logs.shift();
+    },
+  });
+  return { url: gateway.url, logs, stop: () => gateway.stop() };
+}
+
+/** The env of an LLM-configured gateway: the OpenAI-compatible provider at `baseURL`. */
+export function openAiCompatibleEnv(
+  baseURL: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    LLM_PROVIDER: "openai-compatible",
+    LLM_BASE_URL: baseURL,
+    LLM_API_KEY: "sk-fake-test",
+    LLM_MODEL: "fake-model",
+    LLM_ALLOWED_MODELS: "fake-model,fake-model-large",
+    LLM_MAX_RETRIES: "1",
+    LLM_TIMEOUT_MS: "5000",
+    ...extra,
+  };
+}
+
+/** Waits until no embedding job is pending or in flight (failed ones excepted) and returns the status rows. */
+export async function embeddingsSettled(sql: Sql, timeoutMs = 60_000) {
+  let last: unknown[] = [];
+  try {
+    return await eventually(
+      async () => {
+        const rows = await sql`select source, embedding_column, pending::int, in_flight::int,
+                                    expired_claims::int, failed::int, last_failure from ai.embedding_status`;
+        last = rows;
+        return rows.every((r) => r.pending === 0 && r.in_flight === 0 && r.expired_claims === 0)
+          ? rows
+          : null;
+      },
+      "the embedding queue to drain",
+      timeoutMs,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; ai.embedding_status: ${JSON.stringify(last)}`);
+  }
+}
+
+/** Waits until every row of the shared knowledge base has its error embedding. */
+export async function knowledgeBaseEmbedded(sql: Sql, timeoutMs = 60_000): Promise<number> {
+  await embeddingsSettled(sql, timeoutMs);
+  return await eventually(
+    async () => {
+      const [row] = await sql`select count(*)::int as total, count(code_embedding)::int as embedded
+                            from public.code_analysis where shared`;
+      return row.total > 0 && row.total === row.embedded ? row.total : null;
+    },
+    "the knowledge base's embeddings",
+    timeoutMs,
+  );
+}
+
+/** Points Vault's project_url (where pg_net wake-ups go) at `url`; returns a function restoring it. */
+export async function pointWakeUpsAt(sql: Sql, url: string): Promise<() => Promise<void>> {
+  const [secret] =
+    await sql`select id, decrypted_secret from vault.decrypted_secrets where name = 'project_url'`;
+  assert.ok(secret, "Vault has no project_url");
+  await sql`select vault.update_secret(${secret.id}, ${url})`;
+  return async () => {
+    await sql`select vault.update_secret(${secret.id}, ${secret.decrypted_secret})`;
+  };
+}
+
+/** Cosine similarity of two vectors. */
+export function cosine(a: number[], b: number[]): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** pgvector's text form ("[0.1,0.2,…]") as numbers. */
+export function parseVector(text: string | null): number[] | null {
+  return text === null ? null : JSON.parse(text) as number[];
+}
+
+/** A ```ts reply whose code is the user's snippet with `from` replaced by `to`. */
+export function snippetOf(messages: { role: string; content: string }[]): string {
+  const user = messages.find((m) => m.role === "user")?.content ?? "";
+  const match = user.match(/Code:\n```typescript\n([\s\S]*?)\n```/);
+  assert.ok(match, `no code block in the prompt:\n${user}`);
+  return match[1];
+}
+
+export { eventually };

@@ -1,0 +1,341 @@
+// fix-code-error through a gateway whose LLM is a fake server scripted per step (a correct fix, a fix that
+// still fails, a cheat, failures), and through the stack's gateway with no LLM (retrieval only): the answer,
+// the compiler's verdict, confidence, the stored code_analysis row with both embeddings, one llm_responses row
+// per attempt, and every 4xx.
+import assert from "node:assert/strict";
+import { createClient } from "@supabase/supabase-js";
+import { type FakeInferenceRequest, startFakeLlmServer } from "./fakes/llm_server.ts";
+import {
+  assertError,
+  call,
+  cosine,
+  createUser,
+  knowledgeBaseEmbedded,
+  openAiCompatibleEnv,
+  parseVector,
+  snippetOf,
+  startTestGateway,
+} from "./_functions.ts";
+import { ANON_KEY, db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
+
+const sql = db();
+const NAME = "fix-code-error";
+
+const CODE = `interface Order {
+  id: number;
+  total: number;
+}
+
+const order: Order = { id: 7, total: "42" };
+console.log(order.total);
+`;
+const ERROR = "src/order.ts(6,31): error TS2322: Type 'string' is not assignable to type 'number'.";
+const REQUEST = { error: ERROR, code: CODE, file_path: "src/order.ts" };
+
+/** Replies with the prompt's code changed by `change`, in a ```ts block, and one sentence. */
+function replyWith(change: (code: string) => string, sentence = "Changed the total to a number.") {
+  return (req: FakeInferenceRequest) => "```ts\n" + change(snippetOf(req.messages)) + "\n```\n" + sentence;
+}
+const correct = replyWith((code) => code.replace('total: "42"', "total: 42"));
+const stillWrong = replyWith((code) => code.replace('total: "42"', 'total: "43"'), "Changed the value.");
+const asAny = replyWith((code) => code.replace('total: "42"', 'total: "42" as any'), "Cast it.");
+const tsIgnore = replyWith(
+  (code) => code.replace("const order", "// @ts-ignore\nconst order"),
+  "Silenced it.",
+);
+
+interface Outcome {
+  success: boolean;
+  fix: string | null;
+  verified: boolean;
+  confidence: number;
+  source: string;
+  error_code: string | null;
+  error_message: string;
+  similar: { id: string; error_code: string; similarity: number; status: string; verified: boolean }[];
+  stored: { id: string } | null;
+  model: string | null;
+  provider: string | null;
+  explanation: string | null;
+  verification: { reason: string; cheats: string[] } | null;
+  reference: { id: string; similarity: number; verified: boolean } | null;
+  attempts: number;
+  warnings: string[];
+}
+
+async function embeddingOf(text: string): Promise<number[]> {
+  const answer = await call<{ embedding: number[] }>(SUPABASE_URL, "generate-embedding", {
+    token: SERVICE_ROLE_KEY,
+    body: { input: text },
+  });
+  assert.equal(answer.status, 200);
+  return answer.body.embedding;
+}
+
+Deno.test({
+  name: "fix-code-error",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const fake = await startFakeLlmServer({ reply: correct });
+    const llm = startTestGateway(openAiCompatibleEnv(fake.openaiBaseURL, { RATE_LIMIT_PER_MINUTE: "0" }));
+    let verifiedConfidence = 0;
+    try {
+      const kbRows = await knowledgeBaseEmbedded(sql);
+      const kbIds = new Set((await sql`select id from public.code_analysis where shared`).map((r) => r.id));
+      assert.equal(kbIds.size, kbRows);
+
+      await t.step(
+        "a fix the compiler verifies: source llm, verified, stored with both embeddings",
+        async () => {
+          const user = await createUser(sql);
+          fake.reset().setReply(correct);
+          const answer = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.success, true);
+          assert.equal(out.source, "llm");
+          assert.equal(out.verified, true);
+          assert.equal(out.attempts, 1);
+          assert.equal(out.error_code, "TS2322");
+          assert.equal(out.error_message, "Type 'string' is not assignable to type 'number'.");
+          assert.match(out.fix!, /total: 42 }/);
+          assert.equal(out.model, "fake-model");
+          assert.equal(out.provider, "openai-compatible");
+          assert.equal(out.explanation, "Changed the total to a number.");
+          assert.match(out.verification!.reason, /TS2322 fixed/);
+          assert.deepEqual(out.warnings, []);
+          assert.ok(out.confidence > 0.6 && out.confidence <= 1, `confidence ${out.confidence}`);
+          verifiedConfidence = out.confidence;
+          assert.ok(out.similar.length > 0, "the knowledge base has TS2322 fixes");
+          assert.equal(out.similar[0].error_code, "TS2322");
+          assert.ok(out.similar.every((s) => kbIds.has(s.id)));
+          assert.ok(out.stored?.id);
+
+          const [row] = await sql`
+          select *, code_embedding::text as code_vec, fix_embedding::text as fix_vec
+          from public.code_analysis where id = ${out.stored!.id}`;
+          assert.equal(row.owner, user.id);
+          assert.equal(row.shared, false);
+          assert.equal(row.verified, true);
+          assert.equal(row.status, "suggested");
+          assert.equal(row.llm_model, "fake-model");
+          assert.equal(row.provider, "openai-compatible");
+          assert.equal(row.error_code, "TS2322");
+          assert.equal(row.file_path, "src/order.ts");
+          assert.equal(row.code_snippet, CODE);
+          assert.equal(row.suggested_fix, out.fix);
+          assert.ok(Math.abs(row.confidence - out.confidence) < 1e-6);
+          const [{ text }] =
+            await sql`select public.error_embedding_text(${row.error_code}, ${row.error_message},
+                                                                        ${row.code_snippet}) as text`;
+          assert.ok(cosine(parseVector(row.code_vec)!, await embeddingOf(text)) > 0.9999, "code_embedding");
+          assert.ok(cosine(parseVector(row.fix_vec)!, await embeddingOf(out.fix!)) > 0.9999, "fix_embedding");
+          const [{ jobs }] = await sql`
+          select count(*)::int as jobs from ai.embedding_jobs j join ai.embedding_targets t on t.id = j.target_id
+          where t.source = 'public.code_analysis'::regclass and j.row_id = ${out.stored!.id}`;
+          assert.equal(jobs, 0, "a row stored with its vectors is not queued for embedding again");
+
+          const calls = await sql`select * from public.llm_responses where owner = ${user.id}`;
+          assert.equal(calls.length, 1);
+          assert.equal(calls[0].function_name, NAME);
+          assert.equal(calls[0].status, "success");
+          assert.deepEqual(row.metadata.llm_response_ids, [calls[0].id]);
+        },
+      );
+
+      await t.step("the prompt holds the error, the code and the similar fixes that worked", () => {
+        const [request] = fake.inferenceRequests();
+        const messages = (request.body as { messages: { role: string; content: string }[] }).messages;
+        assert.equal(messages[0].role, "system");
+        assert.match(messages[0].content, /Never silence the compiler/);
+        const user = messages[1].content;
+        assert.match(user, /File: src\/order\.ts/);
+        assert.match(user, /Error TS2322: Type 'string' is not assignable to type 'number'\./);
+        assert.ok(user.includes(CODE.trimEnd()));
+        assert.match(user, /Fixes that worked for similar errors/);
+        assert.match(user, /TS2322 .*accepted, verified/);
+      });
+
+      await t.step(
+        "a reply that leaves the error: verified false after 2 attempts, the second with feedback",
+        async () => {
+          const user = await createUser(sql);
+          fake.reset().setReply(stillWrong);
+          const answer = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.source, "llm");
+          assert.equal(out.verified, false);
+          assert.equal(out.attempts, 2);
+          assert.match(out.verification!.reason, /TS2322 is still reported/);
+          assert.ok(out.confidence < verifiedConfidence, `${out.confidence} vs ${verifiedConfidence}`);
+          assert.ok(out.confidence < 0.6);
+
+          const requests = fake.inferenceRequests();
+          assert.equal(requests.length, 2);
+          const second = (requests[1].body as { messages: { role: string; content: string }[] }).messages;
+          assert.equal(second.length, 4);
+          assert.equal(second[2].role, "assistant");
+          assert.match(second[2].content, /total: "43"/);
+          assert.equal(second[3].role, "user");
+          assert.match(second[3].content, /The compiler rejected that fix: TS2322 is still reported/);
+          assert.match(
+            second[3].content,
+            /- TS2322 at line 6: Type 'string' is not assignable to type 'number'/,
+          );
+
+          const calls =
+            await sql`select id from public.llm_responses where owner = ${user.id} order by created_at`;
+          assert.equal(calls.length, 2, "one llm_responses row per attempt");
+          const [row] = await sql`select verified, metadata from public.code_analysis where id = ${
+            out.stored!.id
+          }`;
+          assert.equal(row.verified, false);
+          assert.deepEqual(row.metadata.llm_response_ids, calls.map((c) => c.id));
+        },
+      );
+
+      await t.step("a reply that cheats with `as any` or @ts-ignore is not verified", async () => {
+        for (const [reply, cheat] of [[asAny, /^any:/], [tsIgnore, /^ts-ignore:/]] as const) {
+          const user = await createUser(sql);
+          fake.reset().setReply(reply);
+          const answer = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.verified, false);
+          assert.equal(out.attempts, 2);
+          assert.match(out.verification!.reason, /fix cheats/);
+          assert.ok(out.verification!.cheats.some((c) => cheat.test(c)), out.verification!.cheats.join("; "));
+          assert.ok(out.confidence < verifiedConfidence);
+          const second = (fake.inferenceRequests()[1].body as { messages: { content: string }[] }).messages;
+          assert.match(second[3].content, /fix cheats/);
+        }
+      });
+
+      await t.step("a wrong first reply and a right second one: verified on attempt 2", async () => {
+        const user = await createUser(sql);
+        let n = 0;
+        fake.reset().setReply((req) => (n++ === 0 ? stillWrong(req) : correct(req)));
+        const out = (await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST })).body;
+        assert.equal(out.verified, true);
+        assert.equal(out.attempts, 2);
+        assert.match(out.fix!, /total: 42 }/);
+        assert.ok(out.confidence > 0.6);
+        assert.ok(out.confidence < verifiedConfidence, "a first-try fix is worth more");
+      });
+
+      await t.step(
+        "with no LLM (the stack's gateway) the answer comes from retrieval: a knowledge-base fix",
+        async () => {
+          const user = await createUser(sql);
+          const answer = await call<Outcome>(SUPABASE_URL, NAME, { token: user.token, body: REQUEST });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.success, true);
+          assert.equal(out.source, "retrieval");
+          assert.equal(out.verified, false);
+          assert.equal(out.stored, null);
+          assert.equal(out.attempts, 0);
+          assert.equal(out.model, null);
+          assert.ok(out.reference && kbIds.has(out.reference.id), "the reference is a knowledge-base row");
+          assert.equal(out.reference!.verified, true);
+          const [kb] = await sql`select suggested_fix from public.code_analysis where id = ${
+            out.reference!.id
+          }`;
+          assert.equal(out.fix, kb.suggested_fix);
+          assert.ok(out.confidence > 0 && out.confidence <= 0.5, `confidence ${out.confidence}`);
+          assert.match(out.explanation!, /nearest past fix of TS2322/);
+          assert.equal((await sql`select 1 from public.code_analysis where owner = ${user.id}`).length, 0);
+        },
+      );
+
+      await t.step("an error with no code is matched by compiling the snippet", async () => {
+        const user = await createUser(sql);
+        const answer = await call<Outcome>(SUPABASE_URL, NAME, {
+          token: user.token,
+          body: { error: "Type 'string' is not assignable to type 'number'.", code: CODE },
+        });
+        assert.equal(answer.status, 200);
+        assert.equal(answer.body.error_code, "TS2322");
+        assert.equal(answer.body.source, "retrieval");
+      });
+
+      await t.step(
+        "an LLM that keeps failing: retrieval answers with a warning, the failure is recorded",
+        async () => {
+          const user = await createUser(sql);
+          fake.reset().failNext({ status: 500, times: 2, message: "GPU on fire" });
+          const answer = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.source, "retrieval");
+          assert.equal(out.success, true);
+          assert.equal(out.stored, null);
+          assert.ok(
+            out.warnings.some((w) => /LLM call failed \(GPU on fire\)/.test(w)),
+            out.warnings.join("; "),
+          );
+          const calls = await sql`select * from public.llm_responses where owner = ${user.id}`;
+          assert.equal(calls.length, 1);
+          assert.equal(calls[0].status, "error");
+          assert.equal(calls[0].http_status, 500);
+          assert.match(calls[0].error, /GPU on fire/);
+        },
+      );
+
+      await t.step("supabase-js functions.invoke with a user's session gets a verified fix", async () => {
+        const user = await createUser(sql);
+        fake.reset().setReply(correct);
+        const supabase = createClient(llm.url, ANON_KEY, { auth: { persistSession: false } });
+        supabase.functions.setAuth(user.token);
+        const { data, error } = await supabase.functions.invoke(NAME, { body: REQUEST });
+        assert.equal(error, null);
+        assert.equal(data.verified, true);
+      });
+
+      await t.step("a model that is not allowed gets 400 before any work", async () => {
+        const user = await createUser(sql);
+        fake.reset();
+        const answer = await call(llm.url, NAME, {
+          token: user.token,
+          body: { ...REQUEST, model: "gpt-4o" },
+        });
+        assertError(answer, 400, "model_not_allowed");
+        assert.equal(fake.requests.length, 0);
+      });
+
+      await t.step("a body that is not valid gets 400", async () => {
+        const user = await createUser(sql);
+        for (
+          const body of [
+            { code: CODE },
+            { error: ERROR },
+            { error: "", code: CODE },
+            { error: ERROR, code: "" },
+            { ...REQUEST, error_code: "not-a-code" },
+            { ...REQUEST, error_code: "TS2" },
+            { ...REQUEST, llm_base_url: "http://169.254.169.254/" },
+            { ...REQUEST, code: 42 },
+            { ...REQUEST, code: "x".repeat(50_001) },
+          ]
+        ) {
+          assertError(await call(llm.url, NAME, { token: user.token, body }), 400, "invalid_request");
+        }
+        assertError(await call(llm.url, NAME, { token: user.token, raw: "not json" }), 400, "invalid_json");
+        assert.equal(fake.requests.length, 0);
+      });
+
+      await t.step("no token gets 401, a bad token 401, the anon key 403, GET 405", async () => {
+        assertError(await call(llm.url, NAME, { body: REQUEST }), 401, "missing_authorization");
+        assertError(await call(llm.url, NAME, { token: "abc.def.ghi", body: REQUEST }), 401, "invalid_jwt");
+        assertError(await call(llm.url, NAME, { token: ANON_KEY, body: REQUEST }), 403, "sign_in_required");
+        assertError(await call(llm.url, NAME, { token: ANON_KEY, method: "GET" }), 405);
+      });
+    } finally {
+      await llm.stop();
+      await fake.close();
+      await sql.end();
+    }
+  },
+});
