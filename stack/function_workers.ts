@@ -61,8 +61,11 @@ export class FunctionWorkers {
 
   constructor(private options: WorkerOptions) {}
 
+  #closed = false;
+
   /** The origin (http://127.0.0.1:port) of the function's process, starting it if needed. */
   async origin(spec: FunctionSpec): Promise<string> {
+    if (this.#closed) throw new Error("the gateway is stopping");
     const running = this.#running.get(spec.name);
     if (running) return running.origin;
     let starting = this.#starting.get(spec.name);
@@ -120,6 +123,13 @@ export class FunctionWorkers {
     const running = { child, origin: `http://127.0.0.1:${port}`, exited };
     this.#running.set(spec.name, running);
     return running;
+  }
+
+  /** Stops every function process and starts no new one. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#starting.values()]);
+    await this.stopAll();
   }
 
   /** Stops every function process (they restart on their next request, with the current code). */

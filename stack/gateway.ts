@@ -180,8 +180,10 @@ export function startGateway(options: GatewayOptions): Gateway {
   return {
     url: `http://127.0.0.1:${options.port}`,
     async stop() {
+      // No new function process from here on (a late pg_net wake-up gets 500), then the running ones go,
+      // which also ends their in-flight requests so that shutdown() does not wait on them.
       watcher?.close();
-      await workers.stopAll();
+      await workers.close();
       await server.shutdown();
     },
   };

@@ -89,6 +89,11 @@ declare
   vector_cleared boolean;
   row_key text;
 begin
+  -- The worker's own write-back (ai.complete_embedding_jobs) sets only the vector, and only where the text still
+  -- hashes to what was embedded: nothing to compare, and skipping the dynamic SQL keeps write-back cheap.
+  if current_setting('ai.embedding_worker', true) = 'on' then
+    return new;
+  end if;
   execute format('select (%s)::text from (select ($1).*) r', TG_ARGV[3]) into old_content using old;
   execute format('select (%s)::text from (select ($1).*) r', TG_ARGV[3]) into new_content using new;
   execute format('select ($1).%I::text', TG_ARGV[1]) into row_key using new;
@@ -371,7 +376,7 @@ declare
   ids bigint[];
   offered int;
 begin
-  -- Our own write-backs must not wake the worker again.
+  -- Our own write-backs neither wake the worker again nor run the update trigger's comparisons (until the end).
   perform set_config('ai.embedding_worker', 'on', true);
 
   for target in
@@ -424,6 +429,8 @@ begin
   from input
   where j.id = input.job_id and j.claim_token = input.claim_token and input.has_vector
     and not j.id = any (written_ids);
+
+  perform set_config('ai.embedding_worker', 'off', true);
 end
 $$;
 comment on function ai.complete_embedding_jobs(jsonb) is

@@ -201,12 +201,18 @@ interface Attempt {
   responseId: string;
 }
 
+/** The error being fixed: its code and message, and the compiler's diagnostics of the original code. */
+interface Target {
+  code: string;
+  message: string;
+  before: Diagnostic[];
+}
+
 async function askModel(
   ctx: FixContext,
   input: FixInput,
   messages: ChatMessage[],
-  code: string,
-  message: string,
+  target: Target,
 ): Promise<Attempt> {
   const llm = ctx.llm!;
   const model = llm.resolveModel(input.model);
@@ -243,9 +249,10 @@ async function askModel(
   const check = fix === null ? null : verifyFix({
     code: input.code,
     fixedCode: fix,
-    errorCode: code,
-    errorMessage: message,
+    errorCode: target.code,
+    errorMessage: target.message,
     fileName: fileNameOf(input),
+    before: target.before,
   });
   return { result, fix, check, responseId };
 }
@@ -313,7 +320,7 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     const messages = buildPrompt(input, code, message, similar);
     try {
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
-        const attempt = await askModel(ctx, input, messages, code, message);
+        const attempt = await askModel(ctx, input, messages, { code, message, before });
         outcome.attempts++;
         responseIds.push(attempt.responseId);
         if (attempt.fix !== null && (!best || attempt.check?.verified)) best = attempt;

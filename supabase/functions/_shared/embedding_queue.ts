@@ -49,6 +49,30 @@ async function embedJobs(jobs: Job[]): Promise<Finished[]> {
   }
 }
 
+/** Writes a batch's results back (stale vectors refused in SQL) and records its failures for retry. */
+async function writeBack(done: Finished[], report: DrainReport): Promise<void> {
+  const sql = db();
+  const ok = done.filter((d) => !d.error);
+  const bad = done.filter((d) => d.error);
+  if (ok.length) {
+    const [result] = await sql`select written, stale from ai.complete_embedding_jobs(${
+      sql.json(ok as unknown as postgres.JSONValue)
+    })`;
+    report.succeeded += result.written;
+    (report.stale as number) += result.stale;
+  }
+  if (bad.length) {
+    const failures = bad.map((b) => ({ job_id: b.job_id, claim_token: b.claim_token, error: b.error }));
+    await sql`select ai.fail_embedding_jobs(${sql.json(failures)})`;
+    report.failed += bad.length;
+  }
+}
+
+/**
+ * Claims, embeds and writes back batch after batch. A batch's write-back (Postgres's work: index maintenance)
+ * overlaps the next batch's claim and embedding (this process's work), so both cores stay busy. A drain that
+ * fails midway reports what it did before the error.
+ */
 export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promise<DrainReport> {
   const sql = db();
   const started = Date.now();
@@ -61,41 +85,38 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
     ms: 0,
     embed_ms: 0,
   };
-  while (Date.now() - started < options.budgetMs) {
-    const jobs = await sql<Job[]>`
-      select job_id::text, claim_token::text, content, content_hash
-      from ai.claim_embedding_jobs(${options.batchSize}, make_interval(secs => ${options.visibilitySeconds}))`;
-    if (jobs.length === 0) {
-      const until = (options.wokenAt?.() ?? 0) + (options.lingerMs ?? 0);
-      if (Date.now() >= until || Date.now() - started >= options.budgetMs) break;
-      await new Promise((resolve) => setTimeout(resolve, LINGER_POLL_MS));
-      continue;
-    }
-    report.batches++;
-    report.claimed += jobs.length;
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    while (Date.now() - started < options.budgetMs) {
+      const jobs = await sql<Job[]>`
+        select job_id::text, claim_token::text, content, content_hash
+        from ai.claim_embedding_jobs(${options.batchSize}, make_interval(secs => ${options.visibilitySeconds}))`;
+      if (jobs.length === 0) {
+        await writing;
+        const until = (options.wokenAt?.() ?? 0) + (options.lingerMs ?? 0);
+        if (Date.now() >= until || Date.now() - started >= options.budgetMs) break;
+        await new Promise((resolve) => setTimeout(resolve, LINGER_POLL_MS));
+        continue;
+      }
+      report.batches++;
+      report.claimed += jobs.length;
 
-    // Rows that are gone or have no text: finish them without a vector.
-    const empty: Finished[] = jobs.filter((j) => j.content === null || j.content === "")
-      .map((j) => ({ ...j, embedding: null }));
-    const texts = jobs.filter((j) => j.content !== null && j.content !== "");
-    const t0 = performance.now();
-    const done = texts.length ? await embedJobs(texts) : [];
-    (report.embed_ms as number) += Math.round(performance.now() - t0);
+      // Rows that are gone or have no text: finish them without a vector.
+      const empty: Finished[] = jobs.filter((j) => j.content === null || j.content === "")
+        .map((j) => ({ ...j, embedding: null }));
+      const texts = jobs.filter((j) => j.content !== null && j.content !== "");
+      const t0 = performance.now();
+      const done = texts.length ? await embedJobs(texts) : [];
+      (report.embed_ms as number) += Math.round(performance.now() - t0);
 
-    const ok = [...empty, ...done.filter((d) => !d.error)];
-    const bad = done.filter((d) => d.error);
-    if (ok.length) {
-      const [result] = await sql`select written, stale from ai.complete_embedding_jobs(${
-        sql.json(ok as unknown as postgres.JSONValue)
-      })`;
-      report.succeeded += result.written;
-      (report.stale as number) += result.stale;
+      await writing;
+      writing = writeBack([...empty, ...done], report);
+      writing.catch(() => {}); // awaited above/below; this only keeps an early failure from being "unhandled"
     }
-    if (bad.length) {
-      const failures = bad.map((b) => ({ job_id: b.job_id, claim_token: b.claim_token, error: b.error }));
-      await sql`select ai.fail_embedding_jobs(${sql.json(failures)})`;
-      report.failed += bad.length;
-    }
+    await writing;
+  } catch (error) {
+    await writing.catch(() => {});
+    report.error = (error as Error).message;
   }
   report.ms = Date.now() - started;
   return report;

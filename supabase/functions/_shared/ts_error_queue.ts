@@ -60,31 +60,35 @@ export async function drainTypeScriptErrors(options: TsErrorDrainOptions): Promi
   const started = Date.now();
   const report: DrainReport = { claimed: 0, succeeded: 0, failed: 0, stale: 0, batches: 0, ms: 0 };
   const columns = sql`id, owner, file_path, error_code, error_message, code_snippet, claim_token::text`;
-  let batch: QueuedError[] = options.claimToken
-    ? await sql<QueuedError[]>`select ${columns} from public.typescript_errors
-                               where claim_token = ${options.claimToken} and status = 'processing'`
-    : [];
-  while (true) {
-    if (batch.length === 0) {
-      if (Date.now() - started >= options.budgetMs) break;
-      batch = await sql<QueuedError[]>`
-        select ${columns} from ai.claim_typescript_errors(${options.batchSize}, make_interval(secs => ${options.staleAfterSeconds}))`;
-      if (batch.length === 0) break;
+  try {
+    let batch: QueuedError[] = options.claimToken
+      ? await sql<QueuedError[]>`select ${columns} from public.typescript_errors
+                                 where claim_token = ${options.claimToken} and status = 'processing'`
+      : [];
+    while (true) {
+      if (batch.length === 0) {
+        if (Date.now() - started >= options.budgetMs) break;
+        batch = await sql<QueuedError[]>`
+          select ${columns} from ai.claim_typescript_errors(${options.batchSize}, make_interval(secs => ${options.staleAfterSeconds}))`;
+        if (batch.length === 0) break;
+      }
+      report.batches++;
+      report.claimed += batch.length;
+      let failures = 0;
+      for (const error of batch) {
+        const { status, failed } = await fixOne(error, options.llm);
+        if (status === null) (report.stale as number)++; // our claim expired meanwhile: the result was refused
+        else if (failed) failures++;
+        else report.succeeded++;
+      }
+      report.failed += failures;
+      batch = [];
+      // A failed error is pending again at once (the cron schedule is its backoff): claiming on would hand it
+      // straight back and spend all its attempts in this one drain. Leave it, and the rest, to the next run.
+      if (failures > 0) break;
     }
-    report.batches++;
-    report.claimed += batch.length;
-    let failures = 0;
-    for (const error of batch) {
-      const { status, failed } = await fixOne(error, options.llm);
-      if (status === null) (report.stale as number)++; // our claim expired meanwhile: the result was refused
-      else if (failed) failures++;
-      else report.succeeded++;
-    }
-    report.failed += failures;
-    batch = [];
-    // A failed error is pending again at once (typescript_errors has no backoff): claiming on would hand it
-    // straight back and spend all its attempts in this one drain. Leave it, and the rest, to the next run.
-    if (failures > 0) break;
+  } catch (error) {
+    report.error = (error as Error).message; // what was done before the failure stays in the report
   }
   report.ms = Date.now() - started;
   return report;

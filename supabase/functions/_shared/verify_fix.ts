@@ -23,6 +23,8 @@ export interface VerifyFixInput {
   /** Optional message to pick the target among several diagnostics with the same code. */
   errorMessage?: string;
   fileName?: string;
+  /** diagnoseSnippet(code) when the caller already has it (saves compiling the original twice). */
+  before?: Diagnostic[];
 }
 
 export interface VerifyFixResult {
@@ -183,7 +185,7 @@ function list(diagnostics: Diagnostic[]): string {
 export function verifyFix(input: VerifyFixInput): VerifyFixResult {
   const fileName = input.fileName ?? "snippet.ts";
   const errorCode = normalizeErrorCode(input.errorCode);
-  const before = diagnoseSnippet(input.code, { fileName });
+  const before = input.before ?? diagnoseSnippet(input.code, { fileName });
   const after = diagnoseSnippet(input.fixedCode, { fileName });
   const introduced = introducedDiagnostics(before, after);
   const cheats = detectCheats(input.code, input.fixedCode, fileName);

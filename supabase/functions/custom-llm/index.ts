@@ -7,13 +7,7 @@
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
 import { db } from "../_shared/db.ts";
-import {
-  CORS_HEADERS,
-  HttpError,
-  json,
-  readJson,
-  route,
-} from "../_shared/http.ts";
+import { CORS_HEADERS, HttpError, json, readJson, route } from "../_shared/http.ts";
 import { enforceRateLimit, enforceTokenBudget } from "../_shared/limits.ts";
 import {
   type ChatMessage,
@@ -191,9 +185,7 @@ Deno.serve(route(["POST"], async (req) => {
         response: partial() || null,
         error: (error as Error).message || String(error),
       }),
-  ).catch((e) =>
-    console.error("custom-llm: could not record a streamed call:", e)
-  );
+  ).catch((e) => console.error("custom-llm: could not record a streamed call:", e));
   (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } })
     .EdgeRuntime?.waitUntil(recorded);
   return new Response(sseFromLlmStream(stream), {

@@ -6,7 +6,7 @@
 // After a wake-up from pg_net the drain keeps watching an empty queue for EMBED_LINGER_MS: writes within 2 s of
 // a wake-up send none (the trigger's debounce), so their jobs are left to the drain that wake-up started.
 //
-//   EMBED_BATCH_SIZE (default 32), EMBED_VISIBILITY_SECONDS (300), WORKER_BUDGET_MS (50000),
+//   EMBED_BATCH_SIZE (default 64), EMBED_VISIBILITY_SECONDS (300), WORKER_BUDGET_MS (50000),
 //   EMBED_LINGER_MS (3000)
 import { z } from "zod";
 import { requireServiceRole } from "../_shared/auth.ts";
@@ -18,7 +18,7 @@ const env = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fal
 
 const Body = z.object({
   wait: z.boolean().default(false),
-  batch_size: z.number().int().min(1).max(1000).default(env("EMBED_BATCH_SIZE", 32)),
+  batch_size: z.number().int().min(1).max(1000).default(env("EMBED_BATCH_SIZE", 64)),
   budget_ms: z.number().int().min(100).max(600_000).default(env("WORKER_BUDGET_MS", 50_000)),
 }).strict();
 
