@@ -5,7 +5,7 @@
 //    b. our pipeline: one INSERT … select generate_series of 10k rows into public.code_snippets; the trigger
 //       wakes embed-worker through pg_net and the worker drains the queue itself; timed until every vector is
 //       set (and ai.embedding_status shows nothing pending or in flight). The stack's gateway as shipped
-//       (EMBED_BATCH_SIZE 32), then gateways with EMBED_BATCH_SIZE 1 / 32 / 64 (Vault's project_url pointed
+//       (EMBED_BATCH_SIZE 64), then gateways with EMBED_BATCH_SIZE 1 / 32 / 64 (Vault's project_url pointed
 //       at each in turn)
 //    c. one HTTP call per row (the per-row design): a row trigger in a scratch schema calls net.http_post per
 //       inserted row to an endpoint that embeds the text and writes the vector back. The endpoint is a function
@@ -338,7 +338,7 @@ async function embeddingBenchmark(): Promise<void> {
   const ours: Run[] = [];
   // As shipped: the stack's own gateway (EMBED_BATCH_SIZE default 32, WORKER_BUDGET_MS default 50 s).
   await pipelineRun("warm-up", 200, "warm-stack");
-  ours.push(await pipelineRun("our pipeline as shipped (stack gateway, EMBED_BATCH_SIZE 32)", ROWS, "stack"));
+  ours.push(await pipelineRun("our pipeline as shipped (stack gateway, EMBED_BATCH_SIZE 64)", ROWS, "stack"));
   for (const batch of [1, 32, 64]) {
     const gateway = startTestGateway({ EMBED_BATCH_SIZE: String(batch), WORKER_BUDGET_MS: "600000" });
     const restore = await pointWakeUpsAt(sql, gateway.url);

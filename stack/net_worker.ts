@@ -106,6 +106,8 @@ export async function startNetWorker(
   }
 
   async function drainOnce(): Promise<number> {
+    // At most BATCH requests in flight, like pg_net's batches (and never more sockets than the process may open).
+    while (inFlight.size >= BATCH) await Promise.race(inFlight);
     const requests = await sql<QueuedRequest[]>`
       delete from net.http_request_queue
       where id in (select id from net.http_request_queue order by id limit ${BATCH} for update skip locked)
@@ -126,7 +128,7 @@ export async function startNetWorker(
       do {
         again = false;
         try {
-          while (!stopped && (await drainOnce()) === BATCH);
+          while (!stopped && (await drainOnce()) > 0);
         } catch (error) {
           if (!stopped) log(`pg_net stand-in: ${(error as Error).message}`);
         }

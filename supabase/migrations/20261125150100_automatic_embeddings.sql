@@ -372,24 +372,33 @@ set search_path = ''
 as $$
 declare
   target ai.embedding_targets;
+  job_ids bigint[];
   written_ids bigint[] := '{}';
   ids bigint[];
   offered int;
 begin
   -- Our own write-backs neither wake the worker again nor run the update trigger's comparisons (until the end).
   perform set_config('ai.embedding_worker', 'on', true);
+  -- Every lookup below goes through job_ids (= any: the primary key index), never a scan of the whole queue.
+  select array_agg((r ->> 'job_id')::bigint), count(*) filter (where jsonb_typeof(r -> 'embedding') = 'array')
+  into job_ids, offered
+  from jsonb_array_elements(results) r;
 
   for target in
     select t.* from ai.embedding_targets t
-    where t.id in (select j.target_id from ai.embedding_jobs j
-                   where j.id in (select (r ->> 'job_id')::bigint from jsonb_array_elements(results) r))
+    where t.id in (select j.target_id from ai.embedding_jobs j where j.id = any (job_ids))
   loop
+    -- The vectors are parsed once, from the results as sent; the row id comes from the job, never the caller.
     execute pg_catalog.format(
       'with input as (
-         select r._ai_job, j.row_id as _ai_row, r._ai_hash, r._ai_vec
-         from jsonb_to_recordset($1) as r(_ai_job bigint, _ai_token uuid, _ai_hash text, _ai_vec text)
-         join ai.embedding_jobs j on j.id = r._ai_job and j.claim_token = r._ai_token and j.target_id = $2
-         where r._ai_vec is not null
+         select r.job_id as _ai_job, j.row_id as _ai_row, r.content_hash as _ai_hash, r.embedding as _ai_vec
+         from jsonb_to_recordset($1) as r(job_id bigint, claim_token uuid, content_hash text, embedding text)
+         cross join lateral (
+           select j.row_id from ai.embedding_jobs j
+           where j.id = r.job_id and j.claim_token = r.claim_token and j.target_id = $2
+           limit 1
+         ) j
+         where r.embedding is not null
        ), written as (
          update %1$s set %2$I = input._ai_vec::extensions.vector
          from input
@@ -398,17 +407,11 @@ begin
        )
        select coalesce(array_agg(_ai_job), ''{}'') from written',
       target.source, target.embedding_column, target.primary_key, target.primary_key_type, target.content
-    ) into ids using (
-      select jsonb_agg(jsonb_build_object('_ai_job', r ->> 'job_id', '_ai_token', r ->> 'claim_token',
-                                          '_ai_hash', r ->> 'content_hash', '_ai_vec', r -> 'embedding'))
-      from jsonb_array_elements(results) r
-      where jsonb_typeof(r -> 'embedding') = 'array'
-    ), target.id;
+    ) into ids using results, target.id;
     written_ids := written_ids || ids;
   end loop;
 
   written := cardinality(written_ids);
-  select count(*) into offered from jsonb_array_elements(results) r where jsonb_typeof(r -> 'embedding') = 'array';
   stale := offered - written;
 
   with input as (
@@ -418,7 +421,7 @@ begin
   ), finished as (
     delete from ai.embedding_jobs j
     using input
-    where j.id = input.job_id and j.claim_token = input.claim_token
+    where j.id = any (job_ids) and j.id = input.job_id and j.claim_token = input.claim_token
       and (not input.has_vector or j.id = any (written_ids))
     returning j.id
   )
@@ -427,7 +430,7 @@ begin
   set status = 'pending', attempts = 0, run_after = now(), claim_token = null, updated_at = now(),
       last_error = 'the text changed while it was being embedded; queued again'
   from input
-  where j.id = input.job_id and j.claim_token = input.claim_token and input.has_vector
+  where j.id = any (job_ids) and j.id = input.job_id and j.claim_token = input.claim_token and input.has_vector
     and not j.id = any (written_ids);
 
   perform set_config('ai.embedding_worker', 'off', true);
