@@ -320,10 +320,8 @@ async function embeddingBenchmark(): Promise<void> {
   const [{ pgnet }] = await sql`select exists (select from pg_extension where extname = 'pg_net') as pgnet`;
   console.log(
     `  pg_net: ${
-      pgnet
-        ? "the real extension"
-        : "the local stand-in (stack/net_worker.ts: sends every queued request at once, " +
-          "no 200-per-second pacing like real pg_net)"
+      pgnet ? "the real extension" : "the local stand-in (stack/net_worker.ts: paced like real pg_net, " +
+        "at most 200 requests a batch, one batch a second)"
     }`,
   );
   await queueSettled();

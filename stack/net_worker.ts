@@ -1,10 +1,13 @@
 // The worker behind the pg_net stand-in (stack/sql/pg_net_standin.sql): takes committed requests from
 // net.http_request_queue, sends them concurrently, honouring each timeout_milliseconds, and records each
 // outcome in net._http_response the way pg_net does (status, headers, body, timed_out, error_msg).
-// Woken by NOTIFY when a transaction that queued requests commits; also polls once a second.
+// Woken by NOTIFY when a transaction that queued requests commits; also polls once a second. Paced like pg_net:
+// at most 200 requests a batch and one batch a second.
 import postgres from "postgres";
 
+/** Like pg_net: at most 200 requests a batch, one batch a second (its worker sleeps ~1 s between batches). */
 const BATCH = 200;
+const PACE_MS = 1000;
 const RESPONSE_TTL = "6 hours";
 
 interface QueuedRequest {
@@ -105,13 +108,19 @@ export async function startNetWorker(
     }
   }
 
+  let lastBatchAt = 0;
+
   async function drainOnce(): Promise<number> {
-    // At most BATCH requests in flight, like pg_net's batches (and never more sockets than the process may open).
+    // pg_net's pacing, so that a design that depends on pg_net's request rate is measured as it would run.
+    const wait = lastBatchAt + PACE_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // And never more than BATCH in flight (nor more sockets than the process may open).
     while (inFlight.size >= BATCH) await Promise.race(inFlight);
     const requests = await sql<QueuedRequest[]>`
       delete from net.http_request_queue
       where id in (select id from net.http_request_queue order by id limit ${BATCH} for update skip locked)
       returning id, method, url, headers, body, timeout_milliseconds`;
+    if (requests.length > 0) lastBatchAt = Date.now();
     for (const request of requests) {
       const task = record(request).finally(() => inFlight.delete(task));
       inFlight.add(task);
