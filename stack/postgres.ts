@@ -1,7 +1,7 @@
 // The stack's Postgres cluster: created once in a git-ignored folder, started and stopped with pg_ctl.
 // Postgres refuses to run as root, so as root every server command runs as the `postgres` system user.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PG_BIN, PG_MAJOR, type StackConfig } from "./config.ts";
 import { run } from "./process.ts";
 
@@ -32,14 +32,39 @@ function pgCommand(binary: string, args: string[]): [string, string[]] {
 
 async function pg(binary: string, args: string[], what: string): Promise<string> {
   const [cmd, cmdArgs] = pgCommand(binary, args);
-  return await run(cmd, cmdArgs, { what });
+  return await run(cmd, cmdArgs, { what, cwd: "/" });
+}
+
+/**
+ * As root, the `postgres` user must be able to reach the cluster folder: every folder above it needs search
+ * (x) permission for it. A checkout in a private folder (mktemp -d, a 0700 home) lacks it; grant exactly that
+ * bit, and say so.
+ */
+async function ensureReachableByPostgres(dir: string, log: (line: string) => void): Promise<void> {
+  if (!asRoot) return;
+  const ancestors: string[] = [];
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) ancestors.unshift(d);
+  for (const d of ancestors) {
+    const { code } = await new Deno.Command("runuser", {
+      args: ["-u", "postgres", "--", "test", "-x", d],
+      cwd: "/",
+    })
+      .output();
+    if (code === 0) continue;
+    await Deno.chmod(d, (Deno.statSync(d).mode ?? 0o700) & 0o7777 | 0o001);
+    log(`Gave other users search permission (o+x) on ${d}, so that the postgres user can reach the cluster.`);
+  }
 }
 
 /** Creates the cluster on first use (password `postgres`, UTF-8) and writes the stack's settings. */
-export async function ensureCluster(cluster: Cluster): Promise<boolean> {
-  if (existsSync(join(cluster.dataDir, "PG_VERSION"))) return false;
+export async function ensureCluster(
+  cluster: Cluster,
+  log: (line: string) => void = console.log,
+): Promise<boolean> {
   const base = join(cluster.dataDir, "..");
   await Deno.mkdir(cluster.socketDir, { recursive: true });
+  await ensureReachableByPostgres(base, log);
+  if (existsSync(join(cluster.dataDir, "PG_VERSION"))) return false;
   const pwFile = join(base, "pwfile");
   await Deno.writeTextFile(pwFile, "postgres\n");
   if (asRoot) await run("chown", ["-R", "postgres:postgres", base], { what: "chown the cluster folder" });

@@ -35,7 +35,7 @@ export async function startStack(config: StackConfig, options: StackOptions): Pr
   await provision();
   await Deno.mkdir(config.stateDir, { recursive: true });
   const cluster = clusterOf(config);
-  if (await ensureCluster(cluster)) log(`Created a Postgres cluster in ${cluster.dataDir}`);
+  if (await ensureCluster(cluster, log)) log(`Created a Postgres cluster in ${cluster.dataDir}`);
   await startCluster(cluster);
   const cleanup: Array<() => Promise<void>> = [() => stopCluster(cluster)];
   const stopAll = async () => {
