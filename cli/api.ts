@@ -7,6 +7,8 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { FixOutcome } from "../supabase/functions/_shared/code_fix.ts";
+import type { SimilarFix } from "../supabase/functions/_shared/similar_fixes.ts";
 import { CliError } from "./errors.ts";
 
 export interface FixRequest {
@@ -17,34 +19,9 @@ export interface FixRequest {
   model?: string;
 }
 
-export interface SimilarFix {
-  id: string;
-  error_code: string | null;
-  error_message: string | null;
-  code_snippet: string;
-  suggested_fix: string;
-  similarity: number;
-  status: string;
-  verified: boolean;
-}
-
-/** What fix-code-error answers (the fields the CLI uses). */
-export interface FixResponse {
-  success: boolean;
-  fix: string | null;
-  verified: boolean;
-  confidence: number;
-  source: "llm" | "retrieval" | "none";
-  error_code: string | null;
-  similar: SimilarFix[];
-  stored: { id: string } | null;
-  model: string | null;
-  provider: string | null;
-  explanation: string | null;
-  verification: { reason: string } | null;
-  reference: { id: string; similarity: number; verified: boolean; status: string } | null;
-  warnings: string[];
-}
+/** What fix-code-error answers: the server's own type, so the CLI and the function cannot drift apart. */
+export type FixResponse = FixOutcome;
+export type { SimilarFix };
 
 /** An answer that is not a success but concerns only this request (the run goes on). */
 export class RequestFailed extends Error {

@@ -10,6 +10,7 @@
 import type { Caller } from "./auth.ts";
 import { asCaller, db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
+import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { recordLlmCall } from "./llm_log.ts";
@@ -35,18 +36,6 @@ export interface FixContext {
   llm: Llm | null;
   functionName: string;
   signal?: AbortSignal;
-}
-
-export interface SimilarFix {
-  id: string;
-  error_code: string | null;
-  error_message: string | null;
-  code_snippet: string;
-  suggested_fix: string;
-  similarity: number;
-  status: string;
-  verified: boolean;
-  provider: string | null;
 }
 
 export interface FixOutcome {
@@ -96,38 +85,6 @@ export function parseError(error: string, errorCode?: string): { code: string | 
 function targetDiagnostic(before: Diagnostic[], code: string | null, message: string): Diagnostic | null {
   const candidates = code ? before.filter((d) => d.code === code) : before;
   return candidates.find((d) => sameMessageFamily(message, d.message)) ?? candidates[0] ?? null;
-}
-
-async function findSimilar(ctx: FixContext, query: number[], code: string | null): Promise<SimilarFix[]> {
-  const vector = toVector(query);
-  // Same error code first (keyword match), then any code (vector only), each in find_similar_errors' order.
-  const rows = await asCaller(ctx.actor, (tx) =>
-    tx<SimilarFix[]>`
-      select * from (
-        select s.*, 0 as pass from public.find_similar_errors(${vector}::extensions.vector, ${SIMILAR_COUNT}, 0, ${code})
-          with ordinality s where ${code}::text is not null
-        union all
-        select s.*, 1 from public.find_similar_errors(${vector}::extensions.vector, ${SIMILAR_COUNT}) with ordinality s
-      ) both_passes
-      order by pass, ordinality`);
-  const seen = new Set<string>();
-  const out: SimilarFix[] = [];
-  for (const row of rows) {
-    if (seen.has(row.id) || out.length >= SIMILAR_COUNT) continue;
-    seen.add(row.id);
-    out.push({
-      id: row.id,
-      error_code: row.error_code,
-      error_message: row.error_message,
-      code_snippet: row.code_snippet,
-      suggested_fix: row.suggested_fix,
-      similarity: Math.round(Number(row.similarity) * 1e4) / 1e4,
-      status: row.status,
-      verified: row.verified,
-      provider: row.provider,
-    });
-  }
-  return out;
 }
 
 function clip(text: string): string {
@@ -290,10 +247,8 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     );
   }
 
-  const [{ text }] =
-    await db()`select public.error_embedding_text(${code}, ${message}, ${input.code}) as text`;
-  const [queryVector] = await embed([text]);
-  const similar = await findSimilar(ctx, queryVector, code);
+  const queryVector = await errorQueryVector(code, message, input.code);
+  const similar = await findSimilarFixes(ctx.actor, queryVector, code, { count: SIMILAR_COUNT });
 
   const outcome: FixOutcome = {
     success: false,

@@ -3,7 +3,7 @@
 // retrieved again. A user can judge only their own fixes (RLS); 404 otherwise.
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
-import { asCaller } from "../_shared/db.ts";
+import { recordFeedback } from "../_shared/feedback.ts";
 import { HttpError, json, readJson, route } from "../_shared/http.ts";
 import { enforceRateLimit } from "../_shared/limits.ts";
 
@@ -18,13 +18,11 @@ Deno.serve(route(["POST"], async (req) => {
   const body = await readJson(req, Body);
   await enforceRateLimit(caller, "code-fix-feedback");
 
-  const [row] = await asCaller(caller, (tx) =>
-    tx`
-      update public.code_analysis
-      set status = ${body.feedback}, feedback_at = now(),
-          metadata = metadata || ${tx.json(body.note ? { feedback_note: body.note } : {})}
-      where id = ${body.analysis_id} and not shared
-      returning id, status, feedback_at`);
+  const row = await recordFeedback(caller, {
+    analysisId: body.analysis_id,
+    verdict: body.feedback,
+    note: body.note,
+  });
   if (!row) {
     throw new HttpError(
       404,

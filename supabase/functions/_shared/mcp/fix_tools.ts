@@ -2,7 +2,7 @@
 // fix-code-error flow, ../code_fix.ts) and submit_fix_feedback (as the code-fix-feedback function).
 import { z } from "zod";
 import { fixCodeError } from "../code_fix.ts";
-import { asCaller } from "../db.ts";
+import { recordFeedback } from "../feedback.ts";
 import { enforceTokenBudget } from "../limits.ts";
 import { configuredLlm } from "../llm_env.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
@@ -190,13 +190,11 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
     },
     submit_fix_feedback: {
       async execute(input) {
-        const [row] = await asCaller(caller, (tx) =>
-          tx`
-            update public.code_analysis
-            set status = ${input.feedback}, feedback_at = now(),
-                metadata = metadata || ${tx.json(input.note ? { feedback_note: input.note } : {})}
-            where id = ${input.analysis_id} and not shared
-            returning id, status, feedback_at`);
+        const row = await recordFeedback(caller, {
+          analysisId: input.analysis_id,
+          verdict: input.feedback,
+          note: input.note,
+        });
         if (!row) {
           throw new Error(
             `There is no fix ${input.analysis_id} of yours to give feedback on (knowledge-base entries and ` +

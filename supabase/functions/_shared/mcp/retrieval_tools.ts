@@ -2,8 +2,9 @@
 // search_code_snippets (the caller's snippets) and generate_embedding (the vector itself). All read-only.
 import { z } from "zod";
 import { parseError } from "../code_fix.ts";
-import { asCaller, db, toVector } from "../db.ts";
+import { asCaller, toVector } from "../db.ts";
 import { embed, embeddingModelInfo } from "../embeddings.ts";
+import { errorQueryVector, findSimilarFixes } from "../similar_fixes.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
 
@@ -87,61 +88,21 @@ export const retrievalToolDefs = {
   },
 } as const satisfies ToolDefs;
 
-interface SimilarRow {
-  id: string;
-  error_code: string | null;
-  error_message: string | null;
-  code_snippet: string;
-  suggested_fix: string;
-  similarity: number;
-  status: string;
-  verified: boolean;
-  provider: string | null;
-}
-
 export function getRetrievalTools({ caller }: ToolContext): ToolImpls<typeof retrievalToolDefs> {
   return {
     find_similar_errors: {
       async execute(input) {
         const { code, message } = parseError(input.error, input.error_code);
-        const [{ text }] = await db()`select public.error_embedding_text(${code}, ${message}, ${
-          input.code ?? ""
-        }) as text`;
-        const [vector] = await embed([text]);
-        const v = toVector(vector);
-        const n = input.match_count;
-        const min = input.min_similarity;
-        const anyCode = !input.same_code_only || code === null;
-        // Same code first (keyword match), then any code, each in find_similar_errors' own order.
-        const rows = await asCaller(caller, (tx) =>
-          tx<SimilarRow[]>`
-            select * from (
-              select s.*, 0 as pass
-              from public.find_similar_errors(${v}::extensions.vector, ${n}, ${min}, ${code}) with ordinality s
-              where ${code}::text is not null
-              union all
-              select s.*, 1
-              from public.find_similar_errors(${v}::extensions.vector, ${n}, ${min}) with ordinality s
-              where ${anyCode}
-            ) both_passes
-            order by pass, ordinality`);
-        const seen = new Set<string>();
-        const matches = [];
-        for (const row of rows) {
-          if (seen.has(row.id) || matches.length >= n) continue;
-          seen.add(row.id);
-          matches.push({
-            id: row.id,
-            error_code: row.error_code,
-            error_message: row.error_message,
-            code_snippet: row.code_snippet,
-            suggested_fix: row.suggested_fix,
-            similarity: Math.round(Number(row.similarity) * 1e4) / 1e4,
-            status: row.status,
-            verified: row.verified,
-            knowledge_base: row.provider === "knowledge-base",
-          });
-        }
+        const vector = await errorQueryVector(code, message, input.code ?? "");
+        const similar = await findSimilarFixes(caller, vector, code, {
+          count: input.match_count,
+          minSimilarity: input.min_similarity,
+          anyCode: !input.same_code_only,
+        });
+        const matches = similar.map(({ provider, ...row }) => ({
+          ...row,
+          knowledge_base: provider === "knowledge-base",
+        }));
         return { error_code: code, matches };
       },
       render(out) {

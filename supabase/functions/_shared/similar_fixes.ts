@@ -1,0 +1,76 @@
+// Retrieval of past fixes, shared by fix-code-error's flow and the MCP find_similar_errors tool: the query is
+// embedded exactly like stored errors are (public.error_embedding_text), and fixes of the same error code
+// (keyword match) come before fixes of any code (vector only), each in find_similar_errors' order.
+import type { Caller } from "./auth.ts";
+import { asCaller, db, toVector } from "./db.ts";
+import { embed } from "./embeddings.ts";
+
+export interface SimilarFix {
+  id: string;
+  error_code: string | null;
+  error_message: string | null;
+  code_snippet: string;
+  suggested_fix: string;
+  similarity: number;
+  status: string;
+  verified: boolean;
+  provider: string | null;
+}
+
+export interface SimilarOptions {
+  count: number;
+  minSimilarity?: number;
+  /** Also fixes of other error codes after the same-code ones (default true). */
+  anyCode?: boolean;
+}
+
+/** The embedding of an error as stored errors are embedded (code + message, then the code). */
+export async function errorQueryVector(
+  code: string | null,
+  message: string,
+  snippet: string,
+): Promise<number[]> {
+  const [{ text }] = await db()`select public.error_embedding_text(${code}, ${message}, ${snippet}) as text`;
+  const [vector] = await embed([text]);
+  return vector;
+}
+
+/** Past fixes nearest to `query` as `actor` may see them (RLS), same error code first. */
+export async function findSimilarFixes(
+  actor: Pick<Caller, "role" | "claims">,
+  query: number[],
+  code: string | null,
+  { count, minSimilarity = 0, anyCode = true }: SimilarOptions,
+): Promise<SimilarFix[]> {
+  const v = toVector(query);
+  const rows = await asCaller(actor, (tx) =>
+    tx<SimilarFix[]>`
+      select * from (
+        select s.*, 0 as pass
+        from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}, ${code}) with ordinality s
+        where ${code}::text is not null
+        union all
+        select s.*, 1
+        from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}) with ordinality s
+        where ${anyCode || code === null}
+      ) both_passes
+      order by pass, ordinality`);
+  const seen = new Set<string>();
+  const out: SimilarFix[] = [];
+  for (const row of rows) {
+    if (seen.has(row.id) || out.length >= count) continue;
+    seen.add(row.id);
+    out.push({
+      id: row.id,
+      error_code: row.error_code,
+      error_message: row.error_message,
+      code_snippet: row.code_snippet,
+      suggested_fix: row.suggested_fix,
+      similarity: Math.round(Number(row.similarity) * 1e4) / 1e4,
+      status: row.status,
+      verified: row.verified,
+      provider: row.provider,
+    });
+  }
+  return out;
+}
