@@ -4,6 +4,7 @@
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { codeFrame } from "../supabase/functions/_shared/typescript.ts";
+import { introducedBy } from "../supabase/functions/_shared/verify_fix.ts";
 import { CliError } from "./errors.ts";
 
 export interface Project {
@@ -142,11 +143,5 @@ export function diagnosticKey(d: Pick<ProjectDiagnostic, "file" | "code" | "mess
 
 /** Diagnostics of `after` not accounted for by `before` (by file, code and message; counted). */
 export function newDiagnostics(before: ProjectDiagnostic[], after: ProjectDiagnostic[]): ProjectDiagnostic[] {
-  const budget = new Map<string, number>();
-  for (const d of before) budget.set(diagnosticKey(d), (budget.get(diagnosticKey(d)) ?? 0) + 1);
-  return after.filter((d) => {
-    const left = budget.get(diagnosticKey(d)) ?? 0;
-    budget.set(diagnosticKey(d), left - 1);
-    return left <= 0;
-  });
+  return introducedBy(before, after, diagnosticKey);
 }

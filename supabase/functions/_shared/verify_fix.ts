@@ -72,15 +72,20 @@ function diagnosticKey(d: Diagnostic): string {
   return `${d.code}\u0000${squash(d.message)}`;
 }
 
-/** Diagnostics of `after` not accounted for by `before`, by code + message (multiset). */
-export function introducedDiagnostics(before: Diagnostic[], after: Diagnostic[]): Diagnostic[] {
+/** Items of `after` not accounted for by `before`, compared by `key` as multisets (counts matter). */
+export function introducedBy<T>(before: T[], after: T[], key: (item: T) => string): T[] {
   const budget = new Map<string, number>();
-  for (const d of before) budget.set(diagnosticKey(d), (budget.get(diagnosticKey(d)) ?? 0) + 1);
+  for (const d of before) budget.set(key(d), (budget.get(key(d)) ?? 0) + 1);
   return after.filter((d) => {
-    const left = budget.get(diagnosticKey(d)) ?? 0;
-    budget.set(diagnosticKey(d), left - 1);
+    const left = budget.get(key(d)) ?? 0;
+    budget.set(key(d), left - 1);
     return left <= 0;
   });
+}
+
+/** Diagnostics of `after` not accounted for by `before`, by code + message (multiset). */
+export function introducedDiagnostics(before: Diagnostic[], after: Diagnostic[]): Diagnostic[] {
+  return introducedBy(before, after, diagnosticKey);
 }
 
 interface CheatCounts {

@@ -124,53 +124,37 @@ Deno.serve(route(["POST"], async (req) => {
   // A prompt goes to Ollama's /api/generate; anything else is a chat.
   const asGenerate = body.prompt !== undefined && llm.kind === "ollama";
 
-  if (!body.stream) {
+  // A call that fails is recorded with its reason (and the upstream status) before the error answers.
+  const orRecordFailure = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
-      const result = asGenerate
-        ? await llm.generate({
-          ...request,
-          prompt: body.prompt!,
-          system: body.system,
-        })
-        : await llm.chat({ ...request, messages });
-      const id = await record({
-        response: result.text,
-        usage: result.usage,
-        latencyMs: result.latency_ms,
-        model: result.model,
-      });
-      return json({ ...toChatCompletion(result), llm_response_id: id }, 200, {
-        "x-llm-response-id": id,
-      });
+      return await call();
     } catch (error) {
       const e = error as Error & { status?: number | null };
-      await record({
-        response: null,
-        error: e.message || String(error),
-        httpStatus: e.status ?? null,
-      });
+      await record({ response: null, error: e.message || String(error), httpStatus: e.status ?? null });
       throw error;
     }
+  };
+
+  if (!body.stream) {
+    const result = await orRecordFailure(() =>
+      asGenerate
+        ? llm.generate({ ...request, prompt: body.prompt!, system: body.system })
+        : llm.chat({ ...request, messages })
+    );
+    const id = await record({
+      response: result.text,
+      usage: result.usage,
+      latencyMs: result.latency_ms,
+      model: result.model,
+    });
+    return json({ ...toChatCompletion(result), llm_response_id: id }, 200, { "x-llm-response-id": id });
   }
 
-  let upstream: LlmStream;
-  try {
-    upstream = asGenerate
-      ? await llm.generateStream({
-        ...request,
-        prompt: body.prompt!,
-        system: body.system,
-      })
-      : await llm.stream({ ...request, messages });
-  } catch (error) {
-    const e = error as Error & { status?: number | null };
-    await record({
-      response: null,
-      error: e.message || String(error),
-      httpStatus: e.status ?? null,
-    });
-    throw error;
-  }
+  const upstream = await orRecordFailure(() =>
+    asGenerate
+      ? llm.generateStream({ ...request, prompt: body.prompt!, system: body.system })
+      : llm.stream({ ...request, messages })
+  );
   const { stream, partial } = tapped(upstream);
   const recorded = stream.result().then(
     (result) =>
