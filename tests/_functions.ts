@@ -216,3 +216,14 @@ export function snippetOf(messages: { role: string; content: string }[]): string
 }
 
 export { eventually };
+
+/** A worker refuses users (403), the anon key (403) and no token (401), and rejects each invalid body (400). */
+export async function assertServiceRoleOnly(sql: Sql, name: string, invalidBodies: unknown[]): Promise<void> {
+  const user = await createUser(sql);
+  assertError(await call(SUPABASE_URL, name, { token: user.token, body: {} }), 403, "service_role_required");
+  assertError(await call(SUPABASE_URL, name, { token: ANON_KEY, body: {} }), 403, "service_role_required");
+  assertError(await call(SUPABASE_URL, name, { body: {} }), 401);
+  for (const body of invalidBodies) {
+    assertError(await call(SUPABASE_URL, name, { token: SERVICE_ROLE_KEY, body }), 400);
+  }
+}
