@@ -162,22 +162,7 @@ class Fixer {
   }
 
   #result(d: ProjectDiagnostic, fields: Partial<FixResult> & { outcome: Outcome }): FixResult {
-    const result: FixResult = {
-      file: d.file,
-      line: d.line,
-      column: d.column,
-      code: d.code,
-      message: d.message,
-      source: null,
-      verified: false,
-      confidence: null,
-      analysis_id: null,
-      diff_of: null,
-      diff: null,
-      reason: null,
-      feedback: null,
-      ...fields,
-    };
+    const result = resultFor(d, fields);
     this.results.push(result);
     return result;
   }
@@ -422,6 +407,26 @@ export function summarize(
 }
 
 /** Runs the fix flow over the project's diagnostics (errors in the project's own files). */
+/** A diagnostic's result row: nothing done yet, unless `fields` says otherwise. */
+function resultFor(d: ProjectDiagnostic, fields: Partial<FixResult> & { outcome: Outcome }): FixResult {
+  return {
+    file: d.file,
+    line: d.line,
+    column: d.column,
+    code: d.code,
+    message: d.message,
+    source: null,
+    verified: false,
+    confidence: null,
+    analysis_id: null,
+    diff_of: null,
+    diff: null,
+    reason: null,
+    feedback: null,
+    ...fields,
+  };
+}
+
 export async function runFix(project: Project, api: Api, options: FixOptions): Promise<FixRun> {
   const started = performance.now();
   const first = checkProject(project);
@@ -429,26 +434,14 @@ export async function runFix(project: Project, api: Api, options: FixOptions): P
   const fixable = all.filter((d) => d.fixable && d.category === "error");
   const fixer = new Fixer(project, api, options, all, first.program, Math.min(fixable.length, options.limit));
   for (const d of all.filter((d) => !(d.fixable && d.category === "error"))) {
-    fixer.results.push({
-      file: d.file,
-      line: d.line,
-      column: d.column,
-      code: d.code,
-      message: d.message,
+    fixer.results.push(resultFor(d, {
       outcome: "skipped",
-      source: null,
-      verified: false,
-      confidence: null,
-      analysis_id: null,
-      diff_of: null,
-      diff: null,
       reason: d.file === null
         ? "not in a file"
         : d.category !== "error"
         ? d.category
         : "not a file of the project",
-      feedback: null,
-    });
+    }));
   }
   if (options.apply) await fixer.applyAll(fixable);
   else await fixer.showAll(fixable);

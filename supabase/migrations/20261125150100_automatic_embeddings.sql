@@ -63,14 +63,14 @@ alter table ai.embedding_jobs enable row level security;
 grant select on ai.embedding_targets, ai.embedding_jobs to service_role;
 
 -- Queueing (triggers) ------------------------------------------------------------------------------------------
--- Puts a row's job (back) at the front of the queue, whatever state it was in.
-create function ai._queue_embedding(target_id int, row_id text) returns void
+-- Puts rows' jobs (back) at the front of the queue, whatever state they were in.
+create function ai._queue_embedding(target_id int, row_ids text[]) returns void
 language sql
 security definer
 set search_path = ''
 as $$
   insert into ai.embedding_jobs (target_id, row_id)
-  values (target_id, row_id)
+  select target_id, r from unnest(row_ids) r
   on conflict on constraint embedding_jobs_target_id_row_id_key do update
     set status = 'pending', attempts = 0, run_after = now(), claim_token = null, last_error = null,
         updated_at = now();
@@ -101,7 +101,7 @@ begin
     -- Clearing the vector of unchanged text asks for a fresh one.
     execute format('select ($1).%1$I is not null and ($2).%1$I is null', TG_ARGV[2]) into vector_cleared using old, new;
     if vector_cleared and new_content is not null then
-      perform ai._queue_embedding(TG_ARGV[0]::int, row_key);
+      perform ai._queue_embedding(TG_ARGV[0]::int, array[row_key]);
     end if;
     return new;
   end if;
@@ -116,7 +116,7 @@ begin
   if new_content is null then
     delete from ai.embedding_jobs j where j.target_id = TG_ARGV[0]::int and j.row_id = row_key;
   else
-    perform ai._queue_embedding(TG_ARGV[0]::int, row_key);
+    perform ai._queue_embedding(TG_ARGV[0]::int, array[row_key]);
   end if;
   return new;
 end
@@ -128,15 +128,15 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  row_ids text[];
 begin
-  execute format(
-    'insert into ai.embedding_jobs (target_id, row_id)
-     select $1, %1$I::text from inserted where %2$I is null and (%3$s) is not null
-     on conflict on constraint embedding_jobs_target_id_row_id_key do update
-       set status = ''pending'', attempts = 0, run_after = now(), claim_token = null, last_error = null,
-           updated_at = now()',
-    TG_ARGV[1], TG_ARGV[2], TG_ARGV[3]
-  ) using TG_ARGV[0]::int;
+  execute format('select array_agg(%1$I::text) from inserted where %2$I is null and (%3$s) is not null',
+                 TG_ARGV[1], TG_ARGV[2], TG_ARGV[3])
+    into row_ids;
+  if row_ids is not null then
+    perform ai._queue_embedding(TG_ARGV[0]::int, row_ids);
+  end if;
   return null;
 end
 $$;
@@ -499,7 +499,7 @@ comment on view ai.embedding_status is
   'Per registered table and column: jobs pending, in flight, with expired claims, failed, and the oldest pending age.';
 
 grant select on ai.embedding_status to service_role;
-revoke all on function ai._queue_embedding(int, text), ai._validate_embedding_target(regclass, text, name),
+revoke all on function ai._queue_embedding(int, text[]), ai._validate_embedding_target(regclass, text, name),
   ai.enable_embeddings(regclass, text, name, int), ai.disable_embeddings(regclass, name),
   ai.claim_embedding_jobs(int, interval), ai.complete_embedding_jobs(jsonb), ai.fail_embedding_jobs(jsonb),
   ai.retry_failed_embeddings(regclass) from public, anon, authenticated;

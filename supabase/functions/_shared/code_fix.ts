@@ -13,6 +13,8 @@ import { embed } from "./embeddings.ts";
 import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
+import { configuredLlm } from "./llm_env.ts";
+import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
 import { recordLlmCall } from "./llm_log.ts";
 import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
 import { normalizeErrorCode, sameMessageFamily, verifyFix, type VerifyFixResult } from "./verify_fix.ts";
@@ -352,4 +354,40 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     outcome.confidence = confidenceOf("retrieval", false, 0, similar, code);
   }
   return outcome;
+}
+
+/** A fix request as the functions receive it (fix-code-error's body, the MCP tool's input). */
+export interface FixRequestBody {
+  error: string;
+  code: string;
+  file_path?: string;
+  error_code?: string;
+  model?: string;
+}
+
+/**
+ * fixCodeError for a caller of a function: the configured LLM (a model outside the allow-list is refused
+ * before any work, rate limit included), the caller's rate limit for `rateLimitScope` when given, their token
+ * budget when an LLM will be used, rows owned by the caller.
+ */
+export async function fixForCaller(
+  caller: Caller,
+  functionName: string,
+  body: FixRequestBody,
+  rateLimitScope?: string,
+): Promise<FixOutcome> {
+  const llm = configuredLlm();
+  if (body.model) llm?.resolveModel(body.model);
+  if (rateLimitScope) await enforceRateLimit(caller, rateLimitScope);
+  if (llm) await enforceTokenBudget(caller);
+  return await fixCodeError(
+    { owner: caller.userId, actor: caller, llm, functionName },
+    {
+      error: body.error,
+      code: body.code,
+      filePath: body.file_path,
+      errorCode: body.error_code,
+      model: body.model,
+    },
+  );
 }

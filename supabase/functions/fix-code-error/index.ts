@@ -7,10 +7,8 @@
 // The flow is in ../_shared/code_fix.ts. Signed-in users and the service role; rate limited per user.
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
-import { fixCodeError } from "../_shared/code_fix.ts";
+import { fixForCaller } from "../_shared/code_fix.ts";
 import { json, readJson, route } from "../_shared/http.ts";
-import { enforceRateLimit, enforceTokenBudget } from "../_shared/limits.ts";
-import { configuredLlm } from "../_shared/llm_env.ts";
 
 const Body = z.object({
   error: z.string().trim().min(1, "must not be empty").max(4_000),
@@ -23,20 +21,5 @@ const Body = z.object({
 Deno.serve(route(["POST"], async (req) => {
   const caller = await requireUserOrService(req);
   const body = await readJson(req, Body, 200_000);
-  const llm = configuredLlm();
-  if (body.model) llm?.resolveModel(body.model); // 400 before any work when the model is not allowed
-  await enforceRateLimit(caller, "fix-code-error");
-  if (llm) await enforceTokenBudget(caller);
-
-  const outcome = await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName: "fix-code-error" },
-    {
-      error: body.error,
-      code: body.code,
-      filePath: body.file_path,
-      errorCode: body.error_code,
-      model: body.model,
-    },
-  );
-  return json(outcome);
+  return json(await fixForCaller(caller, "fix-code-error", body, "fix-code-error"));
 }));

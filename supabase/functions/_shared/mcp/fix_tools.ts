@@ -1,10 +1,8 @@
 // MCP tools that fix TypeScript errors and record what the user thought of a fix: fix_code_error (the
 // fix-code-error flow, ../code_fix.ts) and submit_fix_feedback (as the code-fix-feedback function).
 import { z } from "zod";
-import { fixCodeError } from "../code_fix.ts";
+import { fixForCaller } from "../code_fix.ts";
 import { recordFeedback } from "../feedback.ts";
-import { enforceTokenBudget } from "../limits.ts";
-import { configuredLlm } from "../llm_env.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
 
@@ -109,19 +107,7 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
   return {
     fix_code_error: {
       async execute(input) {
-        const llm = configuredLlm();
-        if (input.model) llm?.resolveModel(input.model); // a model outside the allow-list fails before any work
-        if (llm) await enforceTokenBudget(caller);
-        const outcome = await fixCodeError(
-          { owner: caller.userId, actor: caller, llm, functionName: "mcp" },
-          {
-            error: input.error,
-            code: input.code,
-            filePath: input.file_path,
-            errorCode: input.error_code,
-            model: input.model,
-          },
-        );
+        const outcome = await fixForCaller(caller, "mcp", input);
         return {
           success: outcome.success,
           fix: outcome.fix,
