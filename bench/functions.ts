@@ -20,20 +20,19 @@
 import { join } from "node:path";
 import postgres from "postgres";
 import { ROOT, SERVICE_ROLE_KEY as STACK_SERVICE_KEY } from "../stack/config.ts";
-import { freePort } from "../stack/function_workers.ts";
-import { startGateway } from "../stack/gateway.ts";
+import { attachedStack, startExtraGateway } from "../stack/attach.ts";
+import { jwksOf } from "../stack/auth.ts";
 import { startFakeLlmServer } from "../tests/fakes/llm_server.ts";
 import {
   createUser,
   openAiCompatibleEnv,
-  platformFunctionsEnv,
   pointWakeUpsAt,
   snippetOf,
   startTestGateway,
   type TestGateway,
 } from "../tests/_functions.ts";
 import { SUPABASE_DB_URL, SUPABASE_URL } from "../tests/_stack.ts";
-import { embed } from "../supabase/functions/_shared/embeddings.ts";
+import { embed } from "../stack/embedding_model.ts";
 
 function option(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -351,12 +350,9 @@ async function embeddingBenchmark(): Promise<void> {
   }
   for (const run of ours) console.log(`  ${run.design}: ${fmt(run.rowsPerSecond)} rows/s (${run.detail})`);
 
-  const port = freePort();
   const perRowLog: string[] = [];
-  const perRowGateway = startGateway({
-    port,
+  const perRowGateway = startExtraGateway({}, {
     supabaseDir: await writePerRowProject(),
-    env: platformFunctionsEnv(),
     log: (line) => perRowLog.push(line),
   });
   let perRow: Run;
@@ -542,7 +538,9 @@ async function fixBenchmark(): Promise<void> {
     const { extractCode } = await import("../supabase/functions/_shared/extract_code.ts");
     const { fixCodeError } = await import("../supabase/functions/_shared/code_fix.ts");
     const { createLlm, loadLlmConfig } = await import("../supabase/functions/_shared/llm.ts");
-    const { jwtVerify } = await import("jose");
+    // The functions' verifier, with the environment hosted gives (the project's JWKS).
+    Deno.env.set("SUPABASE_JWKS", JSON.stringify(jwksOf(attachedStack().signingKey)));
+    const { callerOf } = await import("../supabase/functions/_shared/auth.ts");
     const llmEnv = openAiCompatibleEnv(fake.openaiBaseURL);
     const llm = createLlm(loadLlmConfig(new Map(Object.entries(llmEnv)))!);
     const user = users[0];
@@ -558,15 +556,12 @@ async function fixBenchmark(): Promise<void> {
     const fnSql = postgres(SUPABASE_DB_URL, { max: 5, prepare: false, onnotice: () => {} });
     const parts: [string, number][] = [
       [
-        "JWT verification (jose, HS256)",
-        await timeIt(N, () =>
-          jwtVerify(
-            user.token,
-            new TextEncoder().encode(
-              Deno.env.get("SUPABASE_JWT_SECRET") ??
-                "super-secret-jwt-token-with-at-least-32-characters-long",
-            ),
-          )),
+        "caller verification (_shared/auth.ts: ES256 token against the JWKS)",
+        await timeIt(
+          N,
+          () =>
+            callerOf(new Request("http://bench/", { headers: { authorization: `Bearer ${user.token}` } })),
+        ),
       ],
       [
         "rate limit: ai.check_rate_limit (1 round trip)",

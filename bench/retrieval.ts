@@ -18,7 +18,7 @@
 // benchmarks put in the table. The knowledge base is embedded by the automatic-embedding pipeline; the
 // benchmark waits until ai.embedding_status shows nothing pending for it. Figures are printed; no threshold.
 import postgres from "postgres";
-import { embed, embeddingModelInfo } from "../supabase/functions/_shared/embeddings.ts";
+import { embed, embeddingModelInfo } from "../stack/embedding_model.ts";
 import { diagnoseSnippet } from "../supabase/functions/_shared/typescript.ts";
 import { CASES } from "./_retrieval_cases.ts";
 

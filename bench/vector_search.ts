@@ -14,7 +14,7 @@
 // Data (see ../shared/FACTS.md: uniformly random vectors have no neighbour structure and measure nothing):
 // TypeScript diagnostics generated from templates (about 30 error kinds, each with varied identifiers, types,
 // modules, literals and surrounding code), embedded with the project's embedding module
-// (supabase/functions/_shared/embeddings.ts; the bench stack points it at the tiny test model) as
+// (stack/embedding_model.ts, the model behind Supabase.ai.Session on the stack; the bench stack points it at the tiny test model) as
 // public.error_embedding_text() would: "<code> <message>\n<snippet>". The 200 queries are fresh texts from
 // the same generators (another seed; none is a row of the table). For comparison with FACTS' table, the same
 // measurements are then repeated on uniformly random unit vectors (labelled as such).
@@ -32,7 +32,7 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import postgres from "postgres";
-import { embed, embeddingModelInfo } from "../supabase/functions/_shared/embeddings.ts";
+import { embed, embeddingModelInfo } from "../stack/embedding_model.ts";
 
 // Options ---------------------------------------------------------------------------------------------------
 function option(name: string): string | undefined {

@@ -8,8 +8,12 @@
 //   db-reset           Rebuilds the database from supabase/migrations + seed (running stack or not).
 //   test [args]        Runs every test on a fresh, throw-away stack (see stack/test_runner.ts).
 //   bench [args]       Runs the benchmarks on a fresh, throw-away stack (see bench/).
+//   token [--email e]  Creates (or reuses) a user of the running stack and prints an access token for it
+//         [--anonymous] (an anonymous sign-in instead), with how to use it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
+import { JWT_EXPIRY_SECONDS, loadSigningKey, mintUserToken, signingKeyFile } from "./auth.ts";
 import {
   ANON_KEY,
   apiUrl,
@@ -37,7 +41,8 @@ export function statusBlock(config: StackConfig, realPgNet: boolean): string {
     ["API URL", apiUrl(config)],
     ["Functions URL", `${apiUrl(config)}/functions/v1`],
     ["DB URL", dbUrl(config)],
-    ["JWT secret", JWT_SECRET],
+    ["JWKS URL", `${apiUrl(config)}/auth/v1/.well-known/jwks.json`],
+    ["JWT secret", `${JWT_SECRET} (legacy HS256 keys only; functions never get it)`],
     ["anon key", ANON_KEY],
     ["service_role key", SERVICE_ROLE_KEY],
     ["Publishable key", PUBLISHABLE_KEY],
@@ -144,6 +149,45 @@ async function dbReset(): Promise<number> {
   }
 }
 
+/** `deno task token [--email you@example.com] [--anonymous]`: a user of the running dev stack and its token. */
+async function token(args: string[]): Promise<number> {
+  if (runningPid() === null || !existsSync(signingKeyFile(DEV_STACK.stateDir))) {
+    console.error("The local stack is not running. Start it with: npx -y deno@2 task start --detach");
+    return 1;
+  }
+  const emailArg = args.find((a) => a.startsWith("--email"));
+  const email = emailArg?.includes("=")
+    ? emailArg.split("=")[1]
+    : emailArg
+    ? args[args.indexOf(emailArg) + 1]
+    : undefined;
+  const anonymous = args.includes("--anonymous");
+  const sql = postgres(dbUrl(DEV_STACK), { max: 1, onnotice: () => {} });
+  try {
+    const key = await loadSigningKey(DEV_STACK.stateDir);
+    const issuer = `${apiUrl(DEV_STACK)}/auth/v1`;
+    const { user, token } = await mintUserToken(sql, key, issuer, { email, anonymous });
+    const url = apiUrl(DEV_STACK);
+    console.error(
+      `${
+        anonymous ? "Anonymous user" : `User ${user.email}`
+      } (id ${user.id}); the access token below is valid for ` +
+        `${
+          JWT_EXPIRY_SECONDS / 60
+        } minutes, signed with the stack's ES256 key (JWKS: ${url}/auth/v1/.well-known/jwks.json).\n\n` +
+        `  curl:         curl ${url}/functions/v1/fix-code-error -H "Authorization: Bearer $TOKEN" \\\n` +
+        `                  -H 'content-type: application/json' -d '{"error": "TS2322: …", "code": "…"}'\n` +
+        `  supabase-js:  createClient("${url}", "${PUBLISHABLE_KEY}", { global: { headers: { Authorization: \`Bearer \${TOKEN}\` } } })\n` +
+        `  MCP configs:  "Authorization": "Bearer <token>" (README, "MCP")\n` +
+        `  (or sign in with supabase-js: supabase.auth.signUp / signInWithPassword work against ${url})\n`,
+    );
+    console.log(token);
+    return 0;
+  } finally {
+    await sql.end();
+  }
+}
+
 async function main(): Promise<number> {
   const [command, ...args] = Deno.args;
   switch (command) {
@@ -161,13 +205,15 @@ async function main(): Promise<number> {
     }
     case "db-reset":
       return await dbReset();
+    case "token":
+      return await token(args);
     case "test":
       return await runTests(args);
     case "bench":
       return await runBenchmarks(args);
     default:
       console.error(
-        "usage: deno run -A stack/cli.ts start [--detach] | stop | status | db-reset | test | bench",
+        "usage: deno run -A stack/cli.ts start [--detach] | stop | status | db-reset | test | bench | token",
       );
       return 2;
   }

@@ -30,8 +30,15 @@ export interface StackConfig {
   stateDir: string;
   dbPort: number;
   apiPort: number;
-  /** Extra environment for every function, on top of supabase/functions/.env. */
+  /** Extra environment for every function (the tests' settings); wins over supabase/functions/.env. */
   functionsEnv: Record<string, string>;
+  /**
+   * Whether function processes read supabase/functions/.env (the developer's settings). The dev stack does;
+   * test and benchmark stacks do not, so that they see only what the tests set.
+   */
+  readDotEnv: boolean;
+  /** Environment of the model runner: EMBEDDING_MODEL, EMBEDDING_MODEL_DIR … (the test model in tests). */
+  modelEnv: Record<string, string>;
 }
 
 export const DEV_STACK: StackConfig = {
@@ -39,6 +46,8 @@ export const DEV_STACK: StackConfig = {
   dbPort: 54322,
   apiPort: 54321,
   functionsEnv: {},
+  readDotEnv: true,
+  modelEnv: {},
 };
 
 export function dbUrl(config: Pick<StackConfig, "dbPort">): string {
@@ -49,16 +58,22 @@ export function apiUrl(config: Pick<StackConfig, "apiPort">): string {
   return `http://127.0.0.1:${config.apiPort}`;
 }
 
-/** The environment the hosted platform gives every function, pointed at this stack. */
-export function platformEnv(config: StackConfig): Record<string, string> {
+/**
+ * Exactly the environment hosted Supabase gives every function, pointed at this stack (../shared/FACTS.md,
+ * "Environment on hosted"): the URL, the direct database URL, the legacy JWT keys, the new-style keys as JSON
+ * objects, and the JWKS of the project's signing keys. No JWT secret: hosted never provides one.
+ */
+export function platformEnv(config: Pick<StackConfig, "dbPort" | "apiPort">, jwks: { keys: unknown[] }) {
   return {
     SUPABASE_URL: apiUrl(config),
+    SUPABASE_DB_URL: dbUrl(config),
     SUPABASE_ANON_KEY: ANON_KEY,
     SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
-    SUPABASE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
-    SUPABASE_SECRET_KEY: SECRET_KEY,
-    SUPABASE_DB_URL: dbUrl(config),
-    // Lets functions verify JWT signatures themselves too (see supabase/functions/_shared/auth.ts).
-    SUPABASE_JWT_SECRET: JWT_SECRET,
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: PUBLISHABLE_KEY }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: SECRET_KEY }),
+    SUPABASE_JWKS: JSON.stringify(jwks),
   };
 }
+
+/** Variable names hosted reserves: `supabase secrets set` skips them, and so does the stack's .env reader. */
+export const RESERVED_ENV_PREFIX = "SUPABASE_";

@@ -1,7 +1,7 @@
 // What `supabase functions serve/deploy` would run for each function folder: its entrypoint, whether the
 // gateway checks JWTs, and the import map its imports resolve through (the CLI's order of precedence).
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parse } from "smol-toml";
 import { SUPABASE_DIR } from "./config.ts";
 
@@ -10,8 +10,10 @@ export interface FunctionSpec {
   dir: string;
   entrypoint: string;
   verifyJwt: boolean;
-  /** `--config <deno.json>` or `--import-map <file>` for `deno run`, as deploy resolves imports. */
+  /** `--no-config --import-map <file>` for `deno run`: exactly the function's own resolution, as deploy's. */
   resolutionArgs: string[];
+  /** `--lock <function>/deno.lock` (the function's own lockfile), or `--no-lock` without a deno.json. */
+  lockArgs: string[];
 }
 
 interface FunctionToml {
@@ -27,6 +29,56 @@ export async function readFunctionsConfig(supabaseDir = SUPABASE_DIR): Promise<R
   return parsed.functions ?? {};
 }
 
+/** JSON with line and block comments (deno.jsonc) as plain JSON text. */
+export function stripJsonComments(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      out += text.slice(start, i + 1);
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (c === "/" && text[i + 1] === "*") {
+      i = text.indexOf("*/", i + 2);
+      if (i === -1) break;
+      i++;
+    } else out += c;
+  }
+  return out;
+}
+
+/**
+ * The function's deno.json(c) as a plain import map (its "imports" and "scopes", relative targets made
+ * absolute), written to supabase/.temp/import_maps/<name>.json. Deno run with `--config` would also pick up
+ * the repository's root deno.json for files outside the function's folder (e.g. _shared/), which deploy never
+ * sees; `--no-config --import-map` resolves exactly as deploy does.
+ */
+function importMapOf(supabaseDir: string, name: string, configFile: string): string {
+  const config = JSON.parse(stripJsonComments(Deno.readTextFileSync(configFile)));
+  const base = new URL(`file://${configFile}`);
+  const absolute = (map: Record<string, string> = {}) =>
+    Object.fromEntries(
+      Object.entries(map).map(([k, v]) => [k, /^(\.\.?\/|\/)/.test(v) ? new URL(v, base).href : v]),
+    );
+  const scopes = Object.fromEntries(
+    Object.entries((config.scopes ?? {}) as Record<string, Record<string, string>>)
+      .map(([scope, map]) => [new URL(scope, base).href, absolute(map)]),
+  );
+  const dir = join(supabaseDir, ".temp", "import_maps");
+  Deno.mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  const text = JSON.stringify({ imports: absolute(config.imports), scopes }, null, 2);
+  let current: string | null = null;
+  try {
+    current = Deno.readTextFileSync(file);
+  } catch { /* not written yet */ }
+  if (current !== text) Deno.writeTextFileSync(file, text);
+  return file;
+}
+
 /**
  * The CLI's order: config.toml's import_map > the function's deno.json/deno.jsonc > its import_map.json >
  * supabase/functions/import_map.json. Never the repository root's deno.json.
@@ -34,12 +86,23 @@ export async function readFunctionsConfig(supabaseDir = SUPABASE_DIR): Promise<R
 export function resolutionArgs(supabaseDir: string, dir: string, toml: FunctionToml): string[] {
   if (toml.import_map) return ["--no-config", "--import-map", resolve(supabaseDir, toml.import_map)];
   for (const name of ["deno.json", "deno.jsonc"]) {
-    if (existsSync(join(dir, name))) return ["--config", join(dir, name)];
+    const file = join(dir, name);
+    if (existsSync(file)) {
+      return ["--no-config", "--import-map", importMapOf(supabaseDir, basename(dir), file)];
+    }
   }
   for (const file of [join(dir, "import_map.json"), join(supabaseDir, "functions", "import_map.json")]) {
     if (existsSync(file)) return ["--no-config", "--import-map", file];
   }
   return ["--no-config"];
+}
+
+/** Each function keeps its own lockfile beside its deno.json (import-map functions: none). */
+export function lockArgs(dir: string, toml: FunctionToml): string[] {
+  if (toml.import_map) return ["--no-lock"];
+  return ["deno.json", "deno.jsonc"].some((name) => existsSync(join(dir, name)))
+    ? [`--lock=${join(dir, "deno.lock")}`]
+    : ["--no-lock"];
 }
 
 /** Every folder in supabase/functions except `_shared` and other `_`/`.` folders. */
@@ -60,20 +123,8 @@ export async function discoverFunctions(supabaseDir = SUPABASE_DIR): Promise<Map
       entrypoint,
       verifyJwt: toml.verify_jwt ?? true,
       resolutionArgs: resolutionArgs(supabaseDir, dir, toml),
+      lockArgs: lockArgs(dir, toml),
     });
   }
   return specs;
-}
-
-/** KEY=value lines of supabase/functions/.env (comments and blank lines ignored, quotes stripped). */
-export async function readFunctionsDotEnv(supabaseDir = SUPABASE_DIR): Promise<Record<string, string>> {
-  const file = join(supabaseDir, "functions", ".env");
-  if (!existsSync(file)) return {};
-  const env: Record<string, string> = {};
-  for (const line of (await Deno.readTextFile(file)).split("\n")) {
-    const match = line.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
-    if (!match) continue;
-    env[match[1]] = match[2].replace(/^(['"])(.*)\1$/, "$2");
-  }
-  return env;
 }

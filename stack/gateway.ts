@@ -1,34 +1,54 @@
-// The local functions gateway: /functions/v1/<name> → that function's own process, with the platform's
-// contract: JWTs checked (HS256, the CLI's local secret) unless verify_jwt = false, CORS preflight answered,
-// JSON errors (404 unknown function, 401 bad token, 500 crashed function), one log line per request.
+// The local API gateway, with hosted Supabase's contract for what this project uses:
+//
+//   /functions/v1/<name>   that function's own process (./function_workers.ts). With verify_jwt = true the
+//                          gateway first checks `Authorization: Bearer <JWT>` as hosted's does: a legacy HS256 JWT
+//                          (the project's secret) or an asymmetric one (the project's signing key); never an API key
+//                          (`Bearer sb_…` and an `apikey` header alone get 401). Headers reach the function as the
+//                          caller sent them: the function verifies every credential itself.
+//   /auth/v1/…             the local auth server (./auth.ts): JWKS, user lookup, sign-up and password sign-in.
+//
+// CORS preflight answered, JSON errors (404 unknown function, 401 bad token, 500 crashed function), one log line
+// per request with its wall time and the CPU time the function's process spent (hosted allows about 2 s).
 import { join } from "node:path";
-import { jwtVerify } from "jose";
-import {
-  ANON_KEY,
-  JWT_SECRET,
-  PUBLISHABLE_KEY,
-  SECRET_KEY,
-  SERVICE_ROLE_KEY,
-  SUPABASE_DIR,
-} from "./config.ts";
-import { FunctionWorkers } from "./function_workers.ts";
+import postgres from "postgres";
+import { authHandler, type SigningKey, verifyStackToken } from "./auth.ts";
+import { SUPABASE_DIR } from "./config.ts";
+import { DependencyCache } from "./deps.ts";
+import { FunctionWorkers, processCpuMs } from "./function_workers.ts";
 import { discoverFunctions, type FunctionSpec } from "./functions.ts";
 
 export interface GatewayOptions {
   port: number;
   /** The project's supabase/ folder (config.toml + functions/); tests point it at fixture projects. */
   supabaseDir?: string;
-  /** Environment for every function process, on top of <supabaseDir>/functions/.env. */
+  /** Every function's environment: hosted's variables (config.ts platformEnv) plus overrides. */
   env: Record<string, string>;
+  /** Read supabase/functions/.env too (dev stack). */
+  readDotEnv?: boolean;
+  /** The model runner behind Supabase.ai.Session (./model_runner.ts). */
+  aiUrl: string;
+  /** The project's signing key (./auth.ts). */
+  signingKey: SigningKey;
+  /** The database the auth server reads users from. */
+  dbUrl: string;
+  /** Where function processes get their temp folders. */
+  tmpDir: string;
   log: (line: string) => void;
   /** Restart function processes when files under supabase/functions change (dev mode). */
   watch?: boolean;
+  /** Shared between gateways of one process (tests), so each function is cached once. */
+  deps?: DependencyCache;
 }
 
 export interface Gateway {
   url: string;
+  /** Caches every function's dependencies (the stack calls it before it reports ready). */
+  prepare(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Hosted's CPU time per request (docs "functions/limits"). */
+export const CPU_LIMIT_MS = 2_000;
 
 const CORS_HEADERS = {
   "access-control-allow-origin": "*",
@@ -37,37 +57,33 @@ const CORS_HEADERS = {
   "access-control-max-age": "86400",
 };
 
-/** The new-style local keys are not JWTs: the gateway stands them for the legacy JWT of the same role. */
-const API_KEY_JWTS: Record<string, string> = { [PUBLISHABLE_KEY]: ANON_KEY, [SECRET_KEY]: SERVICE_ROLE_KEY };
-
-const secret = new TextEncoder().encode(JWT_SECRET);
-
 export function errorResponse(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status, headers: CORS_HEADERS });
 }
 
-/** The bearer token the function should see, or null: Authorization first, then an `apikey` header. */
-export function callerToken(headers: Headers): string | null {
-  const bearer = headers.get("authorization")?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
-  const token = bearer ?? headers.get("apikey") ?? null;
-  if (token === null) return null;
-  return API_KEY_JWTS[token] ?? token;
-}
-
-async function checkJwt(token: string | null): Promise<Response | null> {
-  if (token === null) {
+/** hosted's verify_jwt: a verified JWT in `Authorization: Bearer`, nothing else. */
+async function checkJwt(headers: Headers, key: SigningKey): Promise<Response | null> {
+  const header = headers.get("authorization");
+  if (header === null) {
     return errorResponse(
       401,
       "missing_authorization",
-      "Missing authorization header: send 'Authorization: Bearer <JWT>'.",
+      "Missing authorization header: send 'Authorization: Bearer <JWT>' (API keys such as sb_… are not JWTs; " +
+        "functions that accept them run with verify_jwt = false).",
     );
   }
+  const token = header.match(/^Bearer ([^\s]+)$/)?.[1];
+  if (!token) {
+    return errorResponse(401, "invalid_authorization", "The Authorization header must be 'Bearer <JWT>'.");
+  }
+  if (token.startsWith("sb_")) {
+    return errorResponse(401, "invalid_jwt", "Invalid JWT: an API key (sb_…) is not a JWT.");
+  }
   try {
-    await jwtVerify(token, secret, { algorithms: ["HS256"] });
+    await verifyStackToken(key, token);
     return null;
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return errorResponse(401, "invalid_jwt", `Invalid JWT: ${reason}`);
+    return errorResponse(401, "invalid_jwt", `Invalid JWT: ${(error as Error).message}`);
   }
 }
 
@@ -81,83 +97,120 @@ function withCors(response: Response): Response {
 
 export function startGateway(options: GatewayOptions): Gateway {
   const supabaseDir = options.supabaseDir ?? SUPABASE_DIR;
-  const workers = new FunctionWorkers({ supabaseDir, env: options.env, log: options.log });
+  const deps = options.deps ?? new DependencyCache(options.log);
+  const workers = new FunctionWorkers({
+    supabaseDir,
+    env: options.env,
+    readDotEnv: options.readDotEnv ?? false,
+    aiUrl: options.aiUrl,
+    tmpDir: options.tmpDir,
+    deps,
+    log: options.log,
+  });
+  let authDb: postgres.Sql | null = null;
+  const auth = authHandler({
+    key: options.signingKey,
+    issuer: `http://127.0.0.1:${options.port}/auth/v1`,
+    sql: () => authDb ??= postgres(options.dbUrl, { max: 2, onnotice: () => {}, idle_timeout: 20 }),
+  });
   let specs: Promise<Map<string, FunctionSpec>> | null = null;
   const functions = () =>
     specs ??= discoverFunctions(supabaseDir).finally(() => setTimeout(() => specs = null, 1000));
 
-  async function forward(req: Request, spec: FunctionSpec, rest: string, token: string | null) {
+  async function forward(
+    req: Request,
+    spec: FunctionSpec,
+    rest: string,
+  ): Promise<{ response: Response; cpu: number | null }> {
     const url = new URL(req.url);
-    const headers = new Headers(req.headers);
-    // The function sees the caller's JWT as a bearer token, whichever way the caller sent its key.
-    if (token !== null) headers.set("authorization", `Bearer ${token}`);
-    let origin: string;
+    let proc: { origin: string; pid: number };
     try {
-      origin = await workers.origin(spec);
+      proc = await workers.process(spec);
     } catch (error) {
       options.log((error as Error).message);
-      return errorResponse(
-        500,
-        "function_boot_error",
-        `Function '${spec.name}' failed to start; see the stack log.`,
-      );
+      return {
+        response: errorResponse(
+          500,
+          "function_boot_error",
+          `Function '${spec.name}' failed to start; see the stack log.`,
+        ),
+        cpu: null,
+      };
     }
+    const cpuBefore = await processCpuMs(proc.pid);
     try {
-      const response = await fetch(`${origin}/${spec.name}${rest}${url.search}`, {
+      const response = await fetch(`${proc.origin}/${spec.name}${rest}${url.search}`, {
         method: req.method,
-        headers,
+        headers: req.headers,
         body: req.body,
         redirect: "manual",
       });
-      return withCors(response);
+      const cpuAfter = await processCpuMs(proc.pid);
+      const cpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+      return { response: withCors(response), cpu };
     } catch (error) {
       options.log(`[${spec.name}] request failed: ${(error as Error).message}`);
-      return errorResponse(
-        500,
-        "function_crashed",
-        `Function '${spec.name}' crashed while handling the request.`,
-      );
+      return {
+        response: errorResponse(
+          500,
+          "function_crashed",
+          `Function '${spec.name}' crashed while handling the request.`,
+        ),
+        cpu: null,
+      };
     }
   }
 
-  async function handle(req: Request): Promise<Response> {
-    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS_HEADERS });
+  async function handle(req: Request): Promise<{ response: Response; cpu?: number | null }> {
+    if (req.method === "OPTIONS") {
+      return { response: new Response(null, { status: 204, headers: CORS_HEADERS }) };
+    }
     const url = new URL(req.url);
+    const authPath = url.pathname.match(/^\/auth\/v1(\/.*)$/)?.[1];
+    if (authPath !== undefined) return { response: withCors(await auth(req, authPath)) };
     const match = url.pathname.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);
     if (!match) {
-      return errorResponse(
-        404,
-        "not_found",
-        `No route for ${url.pathname}: functions live at /functions/v1/<name>.`,
-      );
+      return {
+        response: errorResponse(
+          404,
+          "not_found",
+          `No route for ${url.pathname}: functions live at /functions/v1/<name>.`,
+        ),
+      };
     }
     const [, name, rest = ""] = match;
     const all = await functions();
     const spec = all.get(name);
     if (!spec) {
       const known = [...all.keys()].sort().join(", ") || "none";
-      return errorResponse(
-        404,
-        "function_not_found",
-        `Function '${name}' does not exist (functions: ${known}).`,
-      );
+      return {
+        response: errorResponse(
+          404,
+          "function_not_found",
+          `Function '${name}' does not exist (functions: ${known}).`,
+        ),
+      };
     }
-    const token = callerToken(req.headers);
     if (spec.verifyJwt) {
-      const denied = await checkJwt(token);
-      if (denied) return denied;
+      const denied = await checkJwt(req.headers, options.signingKey);
+      if (denied) return { response: denied };
     }
-    return await forward(req, spec, rest, token);
+    return await forward(req, spec, rest);
   }
 
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: options.port, onListen: () => {} },
     async (req) => {
       const started = performance.now();
-      const response = await handle(req);
+      const { response, cpu } = await handle(req);
       const path = new URL(req.url).pathname;
       const ms = (performance.now() - started).toFixed(0);
-      options.log(`${new Date().toISOString()} ${req.method} ${path} ${response.status} ${ms}ms`);
+      const cpuText = cpu === undefined || cpu === null
+        ? ""
+        : ` cpu ${cpu.toFixed(0)}ms${
+          cpu > CPU_LIMIT_MS ? ` (over hosted's ${CPU_LIMIT_MS / 1000} s CPU limit per request)` : ""
+        }`;
+      options.log(`${new Date().toISOString()} ${req.method} ${path} ${response.status} ${ms}ms${cpuText}`);
       return response;
     },
   );
@@ -171,6 +224,7 @@ export function startGateway(options: GatewayOptions): Gateway {
         clearTimeout(timer);
         timer = setTimeout(() => {
           options.log("functions changed: their processes restart on the next request");
+          deps.invalidate();
           void workers.stopAll();
         }, 200);
       }
@@ -179,12 +233,16 @@ export function startGateway(options: GatewayOptions): Gateway {
 
   return {
     url: `http://127.0.0.1:${options.port}`,
+    async prepare() {
+      for (const spec of (await functions()).values()) await deps.ensure(spec);
+    },
     async stop() {
       // No new function process from here on (a late pg_net wake-up gets 500), then the running ones go,
       // which also ends their in-flight requests so that shutdown() does not wait on them.
       watcher?.close();
       await workers.close();
       await server.shutdown();
+      await authDb?.end();
     },
   };
 }

@@ -1,9 +1,12 @@
 // The whole local stack as one handle: Postgres + base objects + migrations + seed + pg_net worker + gateway.
 // `deno task start` and the test runner both start it through startStack().
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { jwksOf, loadSigningKey, type SigningKey } from "./auth.ts";
 import { dbUrl, platformEnv, ROOT, type StackConfig } from "./config.ts";
 import { applyMigrations, bootstrap, writeVaultSecrets } from "./database.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
+import { parseDotEnv } from "./function_workers.ts";
+import { type ModelRunner, startModelRunner } from "./model_runner.ts";
 import { type NetWorker, startNetWorker } from "./net_worker.ts";
 import { clusterOf, ensureCluster, startCluster, stopCluster } from "./postgres.ts";
 import { run } from "./process.ts";
@@ -20,8 +23,12 @@ export interface Stack {
   gateway: Gateway;
   /** Null when the real pg_net extension does the sending. */
   netWorker: NetWorker | null;
-  /** Environment every function process gets (on top of supabase/functions/.env). */
+  /** Environment every function process gets (hosted's variables + the config's overrides). */
   functionsEnv: Record<string, string>;
+  /** The model behind Supabase.ai.Session. */
+  modelRunner: ModelRunner;
+  /** The project's asymmetric signing key (its JWKS is served and given to the functions). */
+  signingKey: SigningKey;
   stop(): Promise<void>;
 }
 
@@ -29,6 +36,27 @@ export interface Stack {
 export async function provision(): Promise<void> {
   await run("bash", [join(ROOT, "stack", "provision.sh")], { what: "stack/provision.sh" });
 }
+
+/** The model runner's settings a developer keeps in supabase/functions/.env (EMBEDDING_MODEL_DIR …). */
+async function modelEnvFromDotEnv(): Promise<Record<string, string>> {
+  const text = await Deno.readTextFile(join(ROOT, "supabase", "functions", ".env")).catch(() => "");
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parseDotEnv(text))) {
+    if (!MODEL_ENV.includes(name)) continue;
+    env[name] = name === "EMBEDDING_MODEL_DIR" || name === "EMBEDDING_CACHE_DIR"
+      ? resolve(ROOT, value)
+      : value;
+  }
+  return env;
+}
+
+const MODEL_ENV = [
+  "EMBEDDING_MODEL",
+  "EMBEDDING_MODEL_DIR",
+  "EMBEDDING_CACHE_DIR",
+  "HF_ENDPOINT",
+  "EMBEDDING_RUNNER_BATCH",
+];
 
 export async function startStack(config: StackConfig, options: StackOptions): Promise<Stack> {
   const { log } = options;
@@ -52,10 +80,27 @@ export async function startStack(config: StackConfig, options: StackOptions): Pr
     const netWorker = realPgNet ? null : await startNetWorker(dbUrl(config), log);
     if (netWorker) cleanup.push(() => netWorker.stop());
 
-    const functionsEnv = { ...platformEnv(config), ...config.functionsEnv };
-    const gateway = startGateway({ port: config.apiPort, env: functionsEnv, log, watch: options.watch });
+    const modelEnv = config.readDotEnv
+      ? { ...await modelEnvFromDotEnv(), ...config.modelEnv }
+      : config.modelEnv;
+    const modelRunner = await startModelRunner(modelEnv, log);
+    cleanup.push(() => modelRunner.stop());
+    const signingKey = await loadSigningKey(config.stateDir);
+    const functionsEnv = { ...platformEnv(config, jwksOf(signingKey)), ...config.functionsEnv };
+    const gateway = startGateway({
+      port: config.apiPort,
+      env: functionsEnv,
+      readDotEnv: config.readDotEnv,
+      aiUrl: modelRunner.url,
+      signingKey,
+      dbUrl: dbUrl(config),
+      tmpDir: join(config.stateDir, "functions-tmp"),
+      log,
+      watch: options.watch,
+    });
     cleanup.push(() => gateway.stop());
-    return { config, realPgNet, gateway, netWorker, functionsEnv, stop: stopAll };
+    await gateway.prepare();
+    return { config, realPgNet, gateway, netWorker, functionsEnv, modelRunner, signingKey, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -95,8 +95,9 @@ async function pgTap(stack: Stack): Promise<Counts> {
 export function stackEnv(stack: Stack): Record<string, string> {
   return {
     ...Deno.env.toObject(),
-    ...stack.functionsEnv,
+    ...stack.config.modelEnv,
     STACK_STATE_DIR: stack.config.stateDir,
+    STACK_AI_URL: stack.modelRunner.url,
     STACK_DB_PORT: String(stack.config.dbPort),
     STACK_API_PORT: String(stack.config.apiPort),
     SUPABASE_URL: apiUrl(stack.config),
@@ -114,7 +115,9 @@ export async function throwawayStack(
     stateDir: join(STATE_ROOT, `${prefix}-${Date.now()}-${Deno.pid}`),
     dbPort: freePort(),
     apiPort: freePort(),
-    functionsEnv: await prepareTestModel(),
+    functionsEnv: {},
+    readDotEnv: false,
+    modelEnv: await prepareTestModel(),
   };
   const logFile = await Deno.open(join(STATE_ROOT, `${prefix}-last.log`), {
     create: true,

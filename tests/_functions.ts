@@ -4,26 +4,36 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import type postgres from "postgres";
-import { JWT_SECRET, PUBLISHABLE_KEY, SECRET_KEY } from "../stack/config.ts";
-import { freePort } from "../stack/function_workers.ts";
-import { type Gateway, startGateway } from "../stack/gateway.ts";
-import { ANON_KEY, eventually, SERVICE_ROLE_KEY, SUPABASE_DB_URL, SUPABASE_URL } from "./_stack.ts";
+import {
+  accessToken,
+  type ExtraGateway,
+  startExtraGateway,
+  startExtraGatewayWithModel,
+} from "../stack/attach.ts";
+import { JWT_SECRET } from "../stack/config.ts";
+import { ANON_KEY, eventually, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 
 export type Sql = postgres.Sql;
 
-/** Signs a user's access token the way GoTrue does (HS256 with the local JWT secret). */
+/** A user's access token as the project's auth server signs it (ES256 with the stack's signing key). */
 export async function userToken(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
-  return await new SignJWT({
-    sub: userId,
-    role: "authenticated",
-    aud: "authenticated",
-    email: `${userId}@example.test`,
-    ...claims,
-  })
+  return await accessToken(userId, { claims });
+}
+
+/**
+ * A legacy access token (HS256 with the project's JWT secret), as projects without asymmetric keys issue them.
+ * Functions cannot check its signature (they never get the secret): they ask the auth server.
+ */
+export async function legacyUserToken(
+  userId: string,
+  claims: Record<string, unknown> = {},
+  secret = JWT_SECRET,
+): Promise<string> {
+  return await new SignJWT({ sub: userId, role: "authenticated", aud: "authenticated", ...claims })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuedAt()
     .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(JWT_SECRET));
+    .sign(new TextEncoder().encode(secret));
 }
 
 export interface TestUser {
@@ -86,46 +96,22 @@ export function assertError(
   return error;
 }
 
-/** The environment the platform gives functions, pointed at the test stack's database. */
-export function platformFunctionsEnv(): Record<string, string> {
-  const env: Record<string, string> = {
-    SUPABASE_URL,
-    SUPABASE_DB_URL,
-    SUPABASE_ANON_KEY: ANON_KEY,
-    SUPABASE_SERVICE_ROLE_KEY: SERVICE_ROLE_KEY,
-    SUPABASE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
-    SUPABASE_SECRET_KEY: SECRET_KEY,
-    SUPABASE_JWT_SECRET: JWT_SECRET,
-  };
-  for (const name of ["EMBEDDING_MODEL_DIR", "EMBEDDING_MODEL"]) {
-    const value = Deno.env.get(name);
-    if (value) env[name] = value;
-  }
-  return env;
-}
-
-export interface TestGateway {
-  url: string;
-  logs: string[];
-  stop(): Promise<void>;
-}
+export type TestGateway = ExtraGateway;
 
 /**
  * A second functions gateway serving the real supabase/functions against the test stack's database, with
- * extra environment (an LLM pointed at a fake server, limits, a broken model …).
+ * extra environment (an LLM pointed at a fake server, limits …), under the same runtime rules.
  */
 export function startTestGateway(env: Record<string, string>): TestGateway {
-  const logs: string[] = [];
-  const port = freePort();
-  const gateway: Gateway = startGateway({
-    port,
-    env: { ...platformFunctionsEnv(), SUPABASE_URL: `http://127.0.0.1:${port}`, ...env },
-    log: (line) => {
-      logs.push(line);
-      if (logs.length > 2_000) logs.shift();
-    },
-  });
-  return { url: gateway.url, logs, stop: () => gateway.stop() };
+  return startExtraGateway(env);
+}
+
+/** The same with a model runner of its own, run with `modelEnv` (e.g. an empty model folder). */
+export async function startTestGatewayWithModel(
+  env: Record<string, string>,
+  modelEnv: Record<string, string>,
+): Promise<TestGateway> {
+  return await startExtraGatewayWithModel(env, modelEnv);
 }
 
 /** The env of an LLM-configured gateway: the OpenAI-compatible provider at `baseURL`. */

@@ -11,7 +11,7 @@ import {
   EmbeddingModelError,
   embeddingModelInfo,
   embedOne,
-} from "../supabase/functions/_shared/embeddings.ts";
+} from "../stack/embedding_model.ts";
 import { DEFAULT_TEST_MODEL_ID, generateTestModel } from "../tools/test-model/generate.ts";
 
 const ENV_VARS = ["EMBEDDING_MODEL", "EMBEDDING_MODEL_DIR", "EMBEDDING_CACHE_DIR", "HF_ENDPOINT"] as const;

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { applyFix, windowOf } from "../cli/fixer.ts";
 import { unifiedDiff } from "../cli/diff.ts";
-import { JWT_SECRET, platformEnv, ROOT } from "../stack/config.ts";
+import { JWT_SECRET, ROOT } from "../stack/config.ts";
 import { freePort } from "../stack/function_workers.ts";
-import { type Gateway, startGateway } from "../stack/gateway.ts";
+import { type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import { ANON_KEY, db, eventually, SUPABASE_URL } from "./_stack.ts";
 import { type FakeLlmServer, startFakeLlmServer } from "./fakes/llm_server.ts";
 
@@ -292,29 +292,17 @@ Deno.test({
   async fn(t) {
     await knowledgeBaseEmbedded();
     let fake: FakeLlmServer | null = null;
-    let gateway: Gateway | null = null;
+    let gateway: ExtraGateway | null = null;
     try {
       fake = await startFakeLlmServer({
         reply: (req) => fakeFix(req.messages.find((m) => m.role === "user")?.content ?? ""),
       });
-      const port = freePort();
-      const gatewayEnv: Record<string, string> = {
-        ...platformEnv({
-          stateDir: "",
-          dbPort: Number(Deno.env.get("STACK_DB_PORT")),
-          apiPort: port,
-          functionsEnv: {},
-        }),
+      gateway = startExtraGateway({
         LLM_PROVIDER: "openai-compatible",
         LLM_BASE_URL: fake.openaiBaseURL,
         LLM_API_KEY: "sk-test",
         LLM_MODEL: "fake-model",
-      };
-      for (const name of ["EMBEDDING_MODEL_DIR", "EMBEDDING_MODEL"]) {
-        const value = Deno.env.get(name);
-        if (value) gatewayEnv[name] = value;
-      }
-      gateway = startGateway({ port, env: gatewayEnv, log: () => {} });
+      });
       const user = await createUser();
       const env = { SUPABASE_URL: gateway.url, SUPABASE_KEY: user.token };
 

@@ -11,7 +11,7 @@ import {
   embeddingsSettled,
   eventually,
   parseVector,
-  startTestGateway,
+  startTestGatewayWithModel,
 } from "./_functions.ts";
 import { db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 
@@ -75,7 +75,10 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const emptyModelDir = await Deno.makeTempDir({ prefix: "no-model-" });
-    const broken = startTestGateway({ EMBEDDING_MODEL_DIR: emptyModelDir });
+    const broken = await startTestGatewayWithModel({}, {
+      EMBEDDING_MODEL_DIR: emptyModelDir,
+      EMBEDDING_MODEL: Deno.env.get("EMBEDDING_MODEL")!,
+    });
     try {
       await embeddingsSettled(sql);
 

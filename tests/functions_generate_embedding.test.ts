@@ -3,7 +3,14 @@
 import assert from "node:assert/strict";
 import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
 import { PUBLISHABLE_KEY } from "../stack/config.ts";
-import { assertError, call, cosine, createUser, startTestGateway, type TestUser } from "./_functions.ts";
+import {
+  assertError,
+  call,
+  cosine,
+  createUser,
+  startTestGatewayWithModel,
+  type TestUser,
+} from "./_functions.ts";
 import { ANON_KEY, db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 
 const sql = db();
@@ -42,7 +49,11 @@ Deno.test({
           assert.equal(answer.status, 200, JSON.stringify(answer.body));
           const { embedding, model, dims } = answer.body;
           assert.equal(dims, 384);
-          assert.equal(model, Deno.env.get("EMBEDDING_MODEL"));
+          assert.equal(
+            model,
+            "gte-small",
+            "the runtime's built-in model (the stack serves the test model under its name)",
+          );
           assert.equal(embedding.length, 384);
           assert.ok(embedding.every((x) => typeof x === "number" && Number.isFinite(x)));
           assert.ok(Math.abs(norm(embedding) - 1) < 1e-4, `norm ${norm(embedding)}`);
@@ -214,7 +225,10 @@ Deno.test({
         "a model that cannot be loaded gets 503 naming the model, the folder and the variables",
         async () => {
           const emptyDir = await Deno.makeTempDir({ prefix: "no-model-" });
-          const broken = startTestGateway({ EMBEDDING_MODEL_DIR: emptyDir });
+          const broken = await startTestGatewayWithModel({}, {
+            EMBEDDING_MODEL_DIR: emptyDir,
+            EMBEDDING_MODEL: Deno.env.get("EMBEDDING_MODEL")!,
+          });
           try {
             const answer = await call(broken.url, NAME, { token: SERVICE_ROLE_KEY, body: { input: "x" } });
             const error = assertError(answer, 503, "embedding_model_unavailable");

@@ -1,37 +1,33 @@
-// The functions gateway's contract, on a fixture project (tests/fixtures/gateway): JWT rules, the new-style
-// API keys, CORS, 404s, env injection, streaming, and crash isolation. And supabase-js against the real stack.
+// The functions gateway's contract on a fixture project (tests/fixtures/gateway), held to hosted Supabase's rules:
+// verify_jwt as hosted's gateway checks it (JWTs only, never API keys), headers passed through untouched, hosted's
+// environment and nothing else, the Edge Runtime's rules biting (no native addons, no FFI, no subprocesses, sync
+// reads only at init, writes only to the temp folder, 256 MB), the runtime API (Supabase.ai.Session,
+// EdgeRuntime.waitUntil), CORS, 404s, streaming, crash isolation. And supabase-js against the real stack.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createClient } from "@supabase/supabase-js";
 import { SignJWT } from "jose";
+import { accessToken, type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import {
   ANON_KEY,
   JWT_SECRET,
-  platformEnv,
   PUBLISHABLE_KEY,
   ROOT,
   SECRET_KEY,
   SERVICE_ROLE_KEY,
 } from "../stack/config.ts";
-import { freePort } from "../stack/function_workers.ts";
-import { type Gateway, startGateway } from "../stack/gateway.ts";
 import { ANON_KEY as STACK_ANON_KEY, SUPABASE_URL } from "./_stack.ts";
 
 const FIXTURE = join(ROOT, "tests", "fixtures", "gateway", "supabase");
 
-let gateway: Gateway | null = null;
-const logs: string[] = [];
+let gateway: ExtraGateway | null = null;
 
-function fixtureGateway(): Gateway {
-  if (gateway) return gateway;
-  const port = freePort();
-  const env = {
-    ...platformEnv({ stateDir: "", dbPort: 1, apiPort: port, functionsEnv: {} }),
-    EXTRA: "from-stack",
-  };
-  gateway = startGateway({ port, supabaseDir: FIXTURE, env, log: (line) => logs.push(line) });
+function fixtureGateway(): ExtraGateway {
+  gateway ??= startExtraGateway({ EXTRA: "from-stack" }, { supabaseDir: FIXTURE, readDotEnv: true });
   return gateway;
 }
+
+const logs = () => fixtureGateway().logs;
 
 async function call(path: string, init: RequestInit = {}): Promise<Response> {
   return await fetch(`${fixtureGateway().url}/functions/v1/${path}`, init);
@@ -52,6 +48,13 @@ async function errorOf(response: Response): Promise<{ code: string; message: str
   assert.equal(typeof body.error?.code, "string");
   assert.equal(typeof body.error?.message, "string");
   return body.error;
+}
+
+/** GET /functions/v1/rules/<rule> of the fixture: {"ok", "value"?, "error"?}. */
+async function rule(name: string): Promise<{ ok: boolean; value?: unknown; error?: string }> {
+  const response = await call(`rules/${name}`);
+  assert.equal(response.status, 200, `rules/${name}: ${response.status}`);
+  return await response.json();
 }
 
 Deno.test({
@@ -107,22 +110,54 @@ Deno.test({
         },
       );
 
-      await t.step("a user's JWT passes", async () => {
-        const token = await sign({ sub: crypto.randomUUID(), role: "authenticated" });
-        const response = await call("echo", bearer(token));
-        assert.equal(response.status, 200);
-        assert.equal((await response.json()).authorization, `Bearer ${token}`);
+      await t.step(
+        "a user's JWT passes: signed with the project's ES256 key, or a legacy HS256 one",
+        async () => {
+          const id = crypto.randomUUID();
+          for (const token of [await accessToken(id), await sign({ sub: id, role: "authenticated" })]) {
+            const response = await call("echo", bearer(token));
+            assert.equal(response.status, 200);
+            assert.equal((await response.json()).authorization, `Bearer ${token}`);
+          }
+        },
+      );
+
+      await t.step("an ES256 token signed by a key the project does not have gets 401", async () => {
+        const { privateKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+          "sign",
+          "verify",
+        ]);
+        const kid = JSON.parse(atob(
+          (await accessToken(crypto.randomUUID())).split(".")[0].replace(/-/g, "+")
+            .replace(/_/g, "/"),
+        )).kid;
+        const forged = await new SignJWT({ sub: crypto.randomUUID(), role: "authenticated" })
+          .setProtectedHeader({ alg: "ES256", kid }).setIssuedAt().setExpirationTime("1h").sign(privateKey);
+        const response = await call("echo", bearer(forged));
+        assert.equal(response.status, 401);
+        assert.equal((await errorOf(response)).code, "invalid_jwt");
       });
 
-      await t.step("new-style keys in the apikey header stand for the anon / service_role JWT", async () => {
-        for (const [key, jwt] of [[PUBLISHABLE_KEY, ANON_KEY], [SECRET_KEY, SERVICE_ROLE_KEY]]) {
-          const response = await call("echo", { headers: { apikey: key } });
-          assert.equal(response.status, 200);
-          assert.equal((await response.json()).authorization, `Bearer ${jwt}`);
-        }
-        const wrong = await call("echo", { headers: { apikey: "sb_publishable_wrong" } });
-        assert.equal(wrong.status, 401);
-        await wrong.body?.cancel();
+      await t.step(
+        "API keys are not JWTs: an apikey header alone or `Bearer sb_…` gets 401 where verify_jwt is on (hosted)",
+        async () => {
+          for (const key of [PUBLISHABLE_KEY, SECRET_KEY]) {
+            const viaApikey = await call("echo", { headers: { apikey: key } });
+            assert.equal(viaApikey.status, 401);
+            assert.equal((await errorOf(viaApikey)).code, "missing_authorization");
+            const viaBearer = await call("echo", bearer(key));
+            assert.equal(viaBearer.status, 401);
+            assert.equal((await errorOf(viaBearer)).code, "invalid_jwt");
+          }
+        },
+      );
+
+      await t.step("with verify_jwt = false every header reaches the function untouched", async () => {
+        const open = await fetch(`${fixtureGateway().url}/functions/v1/open`, {
+          headers: { apikey: SECRET_KEY, authorization: "Bearer not-checked-here" },
+        });
+        assert.equal(open.status, 200);
+        assert.deepEqual(await open.json(), { open: true, authorization: "Bearer not-checked-here" });
       });
 
       await t.step("verify_jwt = false lets requests through without a token", async () => {
@@ -132,15 +167,107 @@ Deno.test({
       });
 
       await t.step(
-        "the platform's env and functions/.env reach the function; the platform wins",
+        "a function's environment is exactly hosted's: the platform's variables, functions/.env, nothing else",
         async () => {
-          const seen = await (await call("echo", bearer(ANON_KEY))).json();
-          assert.equal(seen.env.FIXTURE_DOTENV, "from-dotenv");
-          assert.equal(seen.env.EXTRA, "from-stack");
-          assert.equal(seen.env.SUPABASE_URL, fixtureGateway().url);
-          assert.equal(seen.env.SUPABASE_ANON_KEY, ANON_KEY);
-          assert.equal(seen.env.SUPABASE_SERVICE_ROLE_KEY, SERVICE_ROLE_KEY);
-          assert.match(seen.env.SUPABASE_DB_URL, /^postgresql:\/\//);
+          const { env } = await (await call("echo", bearer(ANON_KEY))).json() as {
+            env: Record<string, string>;
+          };
+          assert.equal(env.FIXTURE_DOTENV, "from-dotenv");
+          assert.equal(env.EXTRA, "from-stack");
+          assert.equal(env.SUPABASE_URL, fixtureGateway().url);
+          assert.equal(env.SUPABASE_ANON_KEY, ANON_KEY);
+          assert.equal(env.SUPABASE_SERVICE_ROLE_KEY, SERVICE_ROLE_KEY);
+          assert.deepEqual(JSON.parse(env.SUPABASE_PUBLISHABLE_KEYS), { default: PUBLISHABLE_KEY });
+          assert.deepEqual(JSON.parse(env.SUPABASE_SECRET_KEYS), { default: SECRET_KEY });
+          assert.equal(JSON.parse(env.SUPABASE_JWKS).keys[0].kty, "EC");
+          assert.equal(JSON.parse(env.SUPABASE_JWKS).keys[0].d, undefined, "only the public key");
+          assert.match(env.SUPABASE_DB_URL, /^postgresql:\/\//);
+          assert.match(env.SB_EXECUTION_ID, /^[0-9a-f-]{36}$/);
+          const hosted = new Set([
+            "SUPABASE_URL",
+            "SUPABASE_DB_URL",
+            "SUPABASE_ANON_KEY",
+            "SUPABASE_SERVICE_ROLE_KEY",
+            "SUPABASE_PUBLISHABLE_KEYS",
+            "SUPABASE_SECRET_KEYS",
+            "SUPABASE_JWKS",
+            "SB_EXECUTION_ID",
+          ]);
+          // The process's own plumbing (Deno's cache, locale, the machine's proxy and certificates, the temp
+          // folder) is allowed; any other name would be something hosted does not give.
+          const plumbing =
+            /^(PATH|HOME|DENO_DIR|LANG|NO_COLOR|TMPDIR|DENO_CERT|DENO_TLS_CA_STORE|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy)$/;
+          const unexpected = Object.keys(env).filter((name) =>
+            !hosted.has(name) && !plumbing.test(name) && name !== "FIXTURE_DOTENV" && name !== "EXTRA"
+          );
+          assert.deepEqual(unexpected, [], `variables hosted would not give: ${unexpected.join(", ")}`);
+          assert.equal(env.SUPABASE_JWT_SECRET, undefined, "no JWT secret, even from functions/.env");
+        },
+      );
+
+      await t.step(
+        "functions/.env names with the reserved SUPABASE_ prefix are refused with a message",
+        () => {
+          for (const name of ["SUPABASE_URL", "SUPABASE_JWT_SECRET"]) {
+            assert.ok(
+              logs().some((line) => line.includes(`Env name cannot start with SUPABASE_, skipping: ${name}`)),
+              `${name} refused in the log`,
+            );
+          }
+        },
+      );
+
+      await t.step("the Edge Runtime's rules bite: sync reads only at init", async () => {
+        assert.equal((await rule("init-read")).ok, true, "reading a file while the module initialises works");
+        for (const name of ["sync-read", "sync-stat", "node-sync-read"]) {
+          const result = await rule(name);
+          assert.equal(result.ok, false, `${name} after init must fail`);
+          assert.match(result.error!, /not allowed after the function's module has initialised/);
+        }
+        assert.equal((await rule("async-read")).ok, true, "asynchronous reads of the function's files work");
+      });
+
+      await t.step(
+        "the Edge Runtime's rules bite: no FFI, no subprocesses, no reads or writes outside",
+        async () => {
+          for (const name of ["ffi", "subprocess", "read-outside", "write-outside"]) {
+            const result = await rule(name);
+            assert.equal(result.ok, false, `${name} must fail`);
+            assert.match(result.error!, /NotCapable|PermissionDenied|Requires|access/i, String(result.error));
+          }
+          assert.equal((await rule("write-tmp")).ok, true, "writing to the temp folder works");
+        },
+      );
+
+      await t.step("a native addon fails the function at boot, as on hosted", async () => {
+        const response = await call("native-addon");
+        assert.equal(response.status, 500);
+        assert.equal((await errorOf(response)).code, "function_boot_error");
+        assert.ok(
+          logs().some((line) => line.includes("[native-addon]") && /ffi|Requires|NotCapable/i.test(line)),
+          "the log says why",
+        );
+      });
+
+      await t.step("the heap is capped at 256 MB: a function that needs more dies", async () => {
+        const response = await call("rules/memory");
+        assert.equal(response.status, 500);
+        assert.equal((await errorOf(response)).code, "function_crashed");
+        assert.equal((await rule("init-read")).ok, true, "a fresh process serves the next request");
+      });
+
+      await t.step(
+        "the runtime API: Supabase.ai.Session('gte-small') and EdgeRuntime.waitUntil",
+        async () => {
+          const ai = await rule("ai");
+          assert.equal(ai.ok, true, String(ai.error));
+          const value = ai.value as { dims: number[]; norm: number };
+          assert.deepEqual(value.dims, [384, 384]);
+          assert.ok(Math.abs(value.norm - 1) < 1e-4, `unit length, got ${value.norm}`);
+          const other = await rule("ai-other-model");
+          assert.equal(other.ok, false);
+          assert.match(other.error!, /gte-small/);
+          assert.deepEqual(await rule("wait-until"), { ok: true, value: "function" });
         },
       );
 
@@ -177,7 +304,7 @@ Deno.test({
         const response = await call("boot-error", bearer(ANON_KEY));
         assert.equal(response.status, 500);
         assert.equal((await errorOf(response)).code, "function_boot_error");
-        assert.ok(logs.some((line) => line.includes("this function cannot start")));
+        assert.ok(logs().some((line) => line.includes("this function cannot start")));
       });
 
       await t.step("a function that crashes gets 500; the gateway and other functions stay up", async () => {
@@ -215,21 +342,30 @@ Deno.test({
       });
 
       await t.step(
-        "supabase-js functions.invoke sends a key the gateway accepts (legacy and new keys)",
+        "supabase-js: the legacy anon key passes verify_jwt; a publishable key (apikey only) does not, as hosted",
         async () => {
-          for (const [key, jwt] of [[ANON_KEY, ANON_KEY], [PUBLISHABLE_KEY, ANON_KEY]]) {
-            const supabase = createClient(fixtureGateway().url, key, { auth: { persistSession: false } });
-            const { data, error } = await supabase.functions.invoke("echo", { body: { question: 42 } });
-            assert.equal(error, null);
-            assert.equal(data.authorization, `Bearer ${jwt}`);
-            assert.deepEqual(JSON.parse(data.body), { question: 42 });
-          }
+          const legacy = createClient(fixtureGateway().url, ANON_KEY, { auth: { persistSession: false } });
+          const { data, error } = await legacy.functions.invoke("echo", { body: { question: 42 } });
+          assert.equal(error, null);
+          assert.equal(data.authorization, `Bearer ${ANON_KEY}`);
+          assert.deepEqual(JSON.parse(data.body), { question: 42 });
+          const current = createClient(fixtureGateway().url, PUBLISHABLE_KEY, {
+            auth: { persistSession: false },
+          });
+          const refused = await current.functions.invoke("echo", { body: {} });
+          assert.equal((refused.error as { context?: Response })?.context?.status, 401);
+          const open = await current.functions.invoke("open", { method: "GET" });
+          assert.equal(
+            open.error,
+            null,
+            "functions with verify_jwt = false take it (and check it themselves)",
+          );
         },
       );
 
-      await t.step("each request is logged as one line", () => {
-        assert.ok(logs.some((line) => /GET \/functions\/v1\/open 200 \d+ms$/.test(line)));
-        assert.ok(logs.some((line) => /POST \/functions\/v1\/echo 401 \d+ms$/.test(line)));
+      await t.step("each request is logged as one line, with the CPU time the function spent", () => {
+        assert.ok(logs().some((line) => /GET \/functions\/v1\/open 200 \d+ms cpu \d+ms$/.test(line)));
+        assert.ok(logs().some((line) => /POST \/functions\/v1\/echo 401 \d+ms$/.test(line)));
       });
     } finally {
       await gateway?.stop();

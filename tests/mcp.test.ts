@@ -7,9 +7,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { SignJWT } from "jose";
-import { JWT_SECRET, platformEnv } from "../stack/config.ts";
-import { freePort } from "../stack/function_workers.ts";
-import { type Gateway, startGateway } from "../stack/gateway.ts";
+import { JWT_SECRET } from "../stack/config.ts";
+import { type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import { ANON_KEY, db, eventually, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 import { type FakeLlmServer, startFakeLlmServer } from "./fakes/llm_server.ts";
 
@@ -95,26 +94,8 @@ async function waitForEmbeddings(what: string, timeoutMs = 120_000): Promise<voi
   );
 }
 
-function gatewayEnv(port: number, extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {
-    ...platformEnv({
-      stateDir: "",
-      dbPort: Number(Deno.env.get("STACK_DB_PORT")),
-      apiPort: port,
-      functionsEnv: {},
-    }),
-    ...extra,
-  };
-  for (const name of ["EMBEDDING_MODEL_DIR", "EMBEDDING_MODEL"]) {
-    const value = Deno.env.get(name);
-    if (value) env[name] = value;
-  }
-  return env;
-}
-
-function extraGateway(extra: Record<string, string>): Gateway {
-  const port = freePort();
-  return startGateway({ port, env: gatewayEnv(port, extra), log: () => {} });
+function extraGateway(extra: Record<string, string>): ExtraGateway {
+  return startExtraGateway(extra);
 }
 
 const BROKEN =
@@ -225,7 +206,7 @@ Deno.test({
         assert.equal(out.embedding.length, 384);
         const norm = Math.sqrt(out.embedding.reduce((s, x) => s + x * x, 0));
         assert.ok(Math.abs(norm - 1) < 1e-4, `norm ${norm}`);
-        assert.equal(out.model, Deno.env.get("EMBEDDING_MODEL"));
+        assert.equal(out.model, "gte-small");
       });
 
       const injection = [
@@ -416,7 +397,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     let fake: FakeLlmServer | null = null;
-    let gateway: Gateway | null = null;
+    let gateway: ExtraGateway | null = null;
     try {
       // The fake model fixes the order's total when it sees it; anything else it echoes back unchanged.
       fake = await startFakeLlmServer({

@@ -1,6 +1,7 @@
 // The local stack itself: provisioning is idempotent, migrations are applied once and tracked by the
 // Supabase CLI, data survives a restart, and db reset rebuilds from migrations + seed.
 import assert from "node:assert/strict";
+import { TEST_MODEL_ENV } from "../stack/test_model.ts";
 import { join } from "node:path";
 import { ROOT, type StackConfig, STATE_ROOT } from "../stack/config.ts";
 import { applyMigrations, connect, resetDatabase, supabaseCli } from "../stack/database.ts";
@@ -73,6 +74,8 @@ Deno.test({
       dbPort: freePort(),
       apiPort: freePort(),
       functionsEnv: {},
+      readDotEnv: false,
+      modelEnv: TEST_MODEL_ENV,
     };
     const log = () => {};
     try {
@@ -111,6 +114,8 @@ Deno.test("a broken migration fails with the file name and Postgres's error", as
     dbPort: freePort(),
     apiPort: freePort(),
     functionsEnv: {},
+    readDotEnv: false,
+    modelEnv: TEST_MODEL_ENV,
   };
   // A copy of the project with one broken migration added: the repository is never touched.
   const project = await Deno.makeTempDir({ prefix: "broken-project-" });

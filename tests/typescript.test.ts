@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import {
   codeFrame,
   diagnoseSnippet,
+  embeddedLibNames,
   libCacheSize,
-  resolveLibDir,
   setLibFileReader,
 } from "../supabase/functions/_shared/typescript.ts";
 import {
@@ -119,12 +119,15 @@ Deno.test("diagnoseSnippet: lib files are cached and warm checks are fast", () =
 });
 
 Deno.test("diagnoseSnippet: lib files can come from a custom reader", () => {
-  const dir = resolveLibDir();
-  assert.ok(dir, "lib folder of the typescript package is found");
+  const dir = new URL("../tools/vendor/sources/node_modules/typescript/lib/", import.meta.url);
   const requested: string[] = [];
   setLibFileReader((name) => {
     requested.push(name);
-    return Deno.readTextFileSync(`${dir}/${name}`);
+    try {
+      return Deno.readTextFileSync(new URL(name, dir));
+    } catch {
+      return undefined;
+    }
   });
   try {
     assert.equal(diagnoseSnippet(`export const x: string = 1;\n`)[0].code, "TS2322");
@@ -134,6 +137,18 @@ Deno.test("diagnoseSnippet: lib files can come from a custom reader", () => {
   }
   assert.equal(libCacheSize(), 0, "changing the reader empties the cache");
   assert.deepEqual(diagnoseSnippet("export const y = 1;\n"), []);
+});
+
+Deno.test("diagnoseSnippet: the embedded libs hold every lib the checker loads", () => {
+  const names = embeddedLibNames();
+  for (const name of ["lib.es5.d.ts", "lib.es2022.d.ts", "lib.dom.d.ts", "lib.decorators.d.ts"]) {
+    assert.ok(names.includes(name), `${name} is embedded`);
+  }
+  // A program over es2022 + dom finds every file it asks for: no "Cannot find global type" diagnostics.
+  const diagnostics = diagnoseSnippet(
+    "export const b = new Blob([]); export const p = Promise.allSettled([]); document.title = String(b);\n",
+  );
+  assert.deepEqual(diagnostics, [], JSON.stringify(diagnostics));
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -63,13 +63,13 @@ function makeTexts(n: number): string[] {
 const texts = makeTexts(textCount);
 
 const importStart = performance.now();
-const { embed, embeddingModelInfo } = await import("../../supabase/functions/_shared/embeddings.ts");
+const { embed, embeddingModelInfo } = await import("../../stack/embedding_model.ts");
 const importMs = performance.now() - importStart;
 const firstStart = performance.now();
 await embed([texts[0]]);
 const firstEmbedMs = performance.now() - firstStart;
 const info = embeddingModelInfo();
-const { onnxBackend } = await import("../../supabase/functions/_shared/onnx_backend.ts");
+const { onnxBackend } = await import("../../stack/onnx_backend.ts");
 const backend = onnxBackend();
 
 await embed(texts.slice(0, Math.max(...batchSizes))); // warm-up at the largest batch size

@@ -1,9 +1,21 @@
-// Who is calling: the role and user id from the caller's JWT (or the project's API keys).
+// Who is calling — verified here, in every function, whatever the platform's verify_jwt says, failing closed.
+// Only what hosted Supabase gives a function is used (../shared/FACTS.md, "Supabase's hosted Edge Runtime"):
 //
-// The gateway verifies JWTs before a function with verify_jwt = true runs (every function here but health).
-// When SUPABASE_JWT_SECRET is in the environment (the local stack sets it; on hosted projects you may set it
-// as a secret), the signature is verified here again, so a function deployed with --no-verify-jwt stays safe.
-import { decodeJwt, jwtVerify } from "jose";
+//   Authorization: Bearer <credential>   read first; anything else in that header is a 401
+//     - the legacy anon / service_role keys (SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY): constant-time
+//       comparison, no secret needed
+//     - a user's access token: supabase-js's `auth.getClaims()` — asymmetric tokens (ES256/RS256) checked
+//       against the project's JWKS (SUPABASE_JWKS, else <SUPABASE_URL>/auth/v1/.well-known/jwks.json, cached),
+//       legacy HS256 tokens by asking the project's auth server; `exp` required; the algorithm pinned to the
+//       signing key's (a token whose header disagrees with its key is refused); `alg: none` never accepted
+//     - `sb_…` API keys are not bearer tokens (hosted's gateway refuses them there): 401
+//   apikey: <key>                        read only when there is no Authorization header
+//     - new-style keys compared in constant time with every value of SUPABASE_SECRET_KEYS (service role) and
+//       SUPABASE_PUBLISHABLE_KEYS (anon); the legacy anon / service_role keys likewise; nothing else
+//
+// Anonymous sign-ins (`is_anonymous: true`) are users without an account: they count as anon for everything that
+// spends model time (requireUserOrService refuses them).
+import { AuthClient } from "@supabase/auth-js";
 import { HttpError } from "./http.ts";
 
 export type Role = "anon" | "authenticated" | "service_role";
@@ -14,67 +26,193 @@ export interface Caller {
   userId: string | null;
   /** The claims Postgres sees as request.jwt.claims (RLS reads auth.uid() from them). */
   claims: Record<string, unknown>;
+  /** An anonymous sign-in: a user row, but no account. */
+  anonymous: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ASYMMETRIC: Record<string, string> = { ES256: "EC", RS256: "RSA" };
+const ACCEPTED_ALGS = new Set(["ES256", "RS256", "HS256"]);
 
-function bearerToken(req: Request): string | null {
-  const header = req.headers.get("authorization");
-  const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-  return bearer ?? req.headers.get("apikey");
-}
-
-function envKey(name: string): string | undefined {
+function env(name: string): string | undefined {
   const value = Deno.env.get(name)?.trim();
   return value ? value : undefined;
 }
 
-/** The caller of this request; 401 when there is no usable credential. */
-export async function callerOf(req: Request): Promise<Caller> {
-  const token = bearerToken(req);
-  if (!token) {
-    throw new HttpError(
-      401,
-      "missing_authorization",
-      "Send 'Authorization: Bearer <JWT>' (a user's JWT or the service key).",
+/** The values of a hosted JSON key map such as SUPABASE_SECRET_KEYS = {"default": "sb_secret_…"}. */
+function keyMapValues(name: string): string[] {
+  const raw = env(name);
+  if (!raw) return [];
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      return Object.values(parsed).filter((v): v is string => typeof v === "string" && v.length > 0);
+    }
+  } catch { /* not JSON: no keys */ }
+  return [];
+}
+
+interface Jwk {
+  kid?: string;
+  kty?: string;
+  alg?: string;
+  [field: string]: unknown;
+}
+
+/** SUPABASE_JWKS as hosted provides it: {"keys": [...]} or a bare array; null when absent or unreadable. */
+function projectJwks(): { keys: Jwk[] } | null {
+  const raw = env("SUPABASE_JWKS");
+  if (!raw) return null;
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
+    return Array.isArray(keys) ? { keys: keys as Jwk[] } : null;
+  } catch {
+    return null;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Constant-time equality of two strings (their SHA-256 digests are compared byte by byte, all of them). */
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([a, b].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))));
+  const u = new Uint8Array(x);
+  const v = new Uint8Array(y);
+  let diff = 0;
+  for (let i = 0; i < u.length; i++) diff |= u[i] ^ v[i];
+  return diff === 0;
+}
+
+async function matchesAny(token: string, keys: (string | undefined)[]): Promise<boolean> {
+  let found = false;
+  for (const key of keys) if (key && await sameSecret(token, key)) found = true;
+  return found;
+}
+
+function unauthorized(code: string, message: string): HttpError {
+  return new HttpError(401, code, message);
+}
+
+const SERVICE: Caller = {
+  role: "service_role",
+  userId: null,
+  claims: { role: "service_role" },
+  anonymous: false,
+};
+const ANON: Caller = { role: "anon", userId: null, claims: { role: "anon" }, anonymous: false };
+
+let client: InstanceType<typeof AuthClient> | null = null;
+
+/** supabase-js's auth client for this project (one per isolate; no session, no storage, no timers). */
+function authClient(): InstanceType<typeof AuthClient> {
+  if (client) return client;
+  const url = env("SUPABASE_URL");
+  if (!url) throw new HttpError(503, "auth_not_configured", "SUPABASE_URL is not set for this function.");
+  const apikey = keyMapValues("SUPABASE_PUBLISHABLE_KEYS")[0] ?? env("SUPABASE_ANON_KEY");
+  client = new AuthClient({
+    url: `${url.replace(/\/+$/, "")}/auth/v1`,
+    headers: apikey ? { apikey } : {},
+    autoRefreshToken: false,
+    persistSession: false,
+    detectSessionInUrl: false,
+  });
+  return client;
+}
+
+function decodeHeader(token: string): { alg?: unknown; kid?: unknown } {
+  const segment = token.split(".")[0] ?? "";
+  try {
+    const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(base64 + "=".repeat((4 - base64.length % 4) % 4)));
+  } catch {
+    throw unauthorized("invalid_jwt", "Invalid JWT: the token is not a JWT.");
+  }
+}
+
+/** A user's access token, verified by supabase-js's getClaims() with the algorithm pinned to its key. */
+async function verifyUserToken(token: string): Promise<Caller> {
+  if (token.split(".").length !== 3) {
+    throw unauthorized("invalid_jwt", "Invalid JWT: the token is not a JWT.");
+  }
+  const header = decodeHeader(token);
+  const alg = typeof header.alg === "string" ? header.alg : "none";
+  if (!ACCEPTED_ALGS.has(alg)) {
+    throw unauthorized("invalid_jwt", `Invalid JWT: the algorithm "${alg}" is not accepted.`);
+  }
+  const jwks = projectJwks();
+  if (alg !== "HS256") {
+    const key = typeof header.kid === "string" ? jwks?.keys.find((k) => k.kid === header.kid) : undefined;
+    if (key && (key.kty !== ASYMMETRIC[alg] || (key.alg !== undefined && key.alg !== alg))) {
+      throw unauthorized("invalid_jwt", `Invalid JWT: the signing key ${header.kid} does not use ${alg}.`);
+    }
+  }
+  let result;
+  try {
+    result = await authClient().getClaims(token, jwks ? { jwks: jwks as { keys: never[] } } : {});
+  } catch (error) {
+    throw unauthorized("invalid_jwt", `Invalid JWT: ${(error as Error).message}`);
+  }
+  if (result.error || !result.data) {
+    throw unauthorized(
+      "invalid_jwt",
+      `Invalid JWT: ${result.error?.message ?? "the token could not be verified"}`,
     );
   }
-  // New-style secret / publishable keys are not JWTs.
-  if (token === envKey("SUPABASE_SECRET_KEY")) {
-    return { role: "service_role", userId: null, claims: { role: "service_role" } };
-  }
-  if (token === envKey("SUPABASE_PUBLISHABLE_KEY")) {
-    return { role: "anon", userId: null, claims: { role: "anon" } };
-  }
-
-  let claims: Record<string, unknown>;
-  try {
-    const secret = envKey("SUPABASE_JWT_SECRET");
-    claims = secret
-      ? (await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ["HS256"] })).payload
-      : decodeJwt(token);
-  } catch (error) {
-    throw new HttpError(401, "invalid_jwt", `Invalid JWT: ${(error as Error).message}`);
-  }
+  const claims = result.data.claims as Record<string, unknown>;
   const role = claims.role;
-  if (role === "service_role" || role === "anon") return { role, userId: null, claims };
   if (role === "authenticated") {
     if (typeof claims.sub !== "string" || !UUID.test(claims.sub)) {
-      throw new HttpError(401, "invalid_jwt", "Invalid JWT: an authenticated token needs a user id (sub).");
+      throw unauthorized("invalid_jwt", "Invalid JWT: an authenticated token needs a user id (sub).");
     }
-    return { role, userId: claims.sub, claims };
+    return { role, userId: claims.sub, claims, anonymous: claims.is_anonymous === true };
   }
+  if (role === "anon") return { ...ANON, claims };
+  if (role === "service_role" && alg !== "HS256") return { ...SERVICE, claims };
   throw new HttpError(403, "forbidden_role", `The role "${String(role)}" cannot call this function.`);
 }
 
-/** A signed-in user or the service role: the anon key alone cannot use (and spend) the models. */
+/** The caller of this request; 401 when there is no credential or it does not verify. */
+export async function callerOf(req: Request): Promise<Caller> {
+  const authorization = req.headers.get("authorization");
+  const serviceKey = env("SUPABASE_SERVICE_ROLE_KEY");
+  const anonKey = env("SUPABASE_ANON_KEY");
+  if (authorization !== null) {
+    const token = authorization.match(/^Bearer ([A-Za-z0-9._~+/=-]+)$/)?.[1];
+    if (!token) {
+      throw unauthorized("invalid_authorization", "The Authorization header must be 'Bearer <token>'.");
+    }
+    if (token.startsWith("sb_")) {
+      throw unauthorized(
+        "invalid_authorization",
+        "API keys (sb_…) are not bearer tokens: send them in the 'apikey' header.",
+      );
+    }
+    if (await matchesAny(token, [serviceKey])) return SERVICE;
+    if (await matchesAny(token, [anonKey])) return ANON;
+    return await verifyUserToken(token);
+  }
+  const apikey = req.headers.get("apikey");
+  if (apikey === null) {
+    throw unauthorized(
+      "missing_authorization",
+      "Send 'Authorization: Bearer <JWT>' (a user's access token or the service_role key) or an 'apikey' header.",
+    );
+  }
+  if (await matchesAny(apikey, [...keyMapValues("SUPABASE_SECRET_KEYS"), serviceKey])) return SERVICE;
+  if (await matchesAny(apikey, [...keyMapValues("SUPABASE_PUBLISHABLE_KEYS"), anonKey])) return ANON;
+  throw unauthorized("invalid_api_key", "The apikey is not one of this project's API keys.");
+}
+
+/** A signed-in user or the service role: the anon key, or an anonymous sign-in, cannot spend model time. */
 export async function requireUserOrService(req: Request): Promise<Caller> {
   const caller = await callerOf(req);
-  if (caller.role === "anon") {
+  if (caller.role === "anon" || caller.anonymous) {
     throw new HttpError(
       403,
       "sign_in_required",
-      "This function needs a signed-in user's JWT (supabase.auth.signIn…) or the service key, not the anon key.",
+      "This function needs a signed-in user's access token or the service key, not the anon key or an " +
+        "anonymous sign-in.",
     );
   }
   return caller;

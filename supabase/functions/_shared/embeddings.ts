@@ -1,205 +1,76 @@
-/**
- * Sentence embeddings for the edge functions: transformers.js `feature-extraction` pipeline with mean
- * pooling and L2 normalisation, 384 dimensions, one model per isolate.
- *
- * Configuration (environment):
- * - EMBEDDING_MODEL      model id (default "Supabase/gte-small").
- * - EMBEDDING_MODEL_DIR  folder holding model folders (`<dir>/<model id>/config.json`, tokenizer.json,
- *                        onnx/model.onnx). When set, the model is read only from there: remote downloads and
- *                        every cache are switched off, so nothing touches the network.
- *                        When unset, the model is downloaded from the Hugging Face hub.
- * - EMBEDDING_CACHE_DIR  (hub only, optional) where downloaded files are cached; default: transformers.js's
- *                        own cache folder next to the installed package.
- * - HF_ENDPOINT          (hub only, optional) hub URL, for a mirror; default https://huggingface.co/.
- *
- * See ./onnx_backend.ts for how the ONNX Runtime backend is chosen under Deno.
- */
-import { isAbsolute, join } from "node:path";
-import { env, type FeatureExtractionPipeline, pipeline } from "@huggingface/transformers";
-import { backendPipelineOptions, onnxBackend, type OnnxBackendName } from "./onnx_backend.ts";
+// Sentence embeddings through the Edge Runtime's built-in model: `new Supabase.ai.Session("gte-small")`, mean
+// pooled and unit length, 384 dimensions (../shared/FACTS.md, "Built-in embeddings"). Hosted Supabase and
+// `supabase functions serve` provide the session; so does the Docker-free local stack (its model runner serves
+// gte-small, a local folder, or the tests' tiny model). No model, ONNX runtime or native addon is in any
+// function's module graph.
+//
+// The built-in session takes one string per call; a batch is one run() per text, all in flight at once (the
+// local stack's runtime sends the texts of one tick to its model as one batch).
 
 export const EMBEDDING_DIMS = 384;
-export const DEFAULT_EMBEDDING_MODEL = "Supabase/gte-small";
-const DEFAULT_HUB_URL = "https://huggingface.co/";
-/** fp32 loads `onnx/model.onnx`; pinned so the file does not depend on the backend's default dtype. */
-const EMBEDDING_DTYPE = "fp32";
+/** The model every function uses: the runtime's built-in gte-small. */
+export const EMBEDDING_MODEL = "gte-small";
 
-export type EmbeddingSource = "hub" | "dir";
-
-export interface EmbeddingModelInfo {
-  model: string;
-  dims: number;
-  source: EmbeddingSource;
-  /** The model folder's parent (source "dir") or the hub URL (source "hub"). */
-  location: string;
-  /** The ONNX Runtime transformers.js runs on. */
-  backend: OnnxBackendName;
+interface AiSession {
+  run(input: string, options?: { mean_pool?: boolean; normalize?: boolean }): Promise<unknown>;
 }
 
-interface EmbeddingConfig {
-  model: string;
-  source: EmbeddingSource;
-  location: string;
-  cacheDir: string | null;
+interface SupabaseRuntime {
+  ai?: { Session?: new (model: string) => AiSession };
 }
 
-function readEnv(name: string): string | undefined {
-  try {
-    const value = Deno.env.get(name)?.trim();
-    return value ? value : undefined;
-  } catch {
-    return undefined; // no env permission: behave as unset
-  }
-}
-
-function readConfig(): EmbeddingConfig {
-  const model = readEnv("EMBEDDING_MODEL") ?? DEFAULT_EMBEDDING_MODEL;
-  const dir = readEnv("EMBEDDING_MODEL_DIR");
-  if (dir) {
-    return { model, source: "dir", location: isAbsolute(dir) ? dir : join(Deno.cwd(), dir), cacheDir: null };
-  }
-  let hub = readEnv("HF_ENDPOINT") ?? DEFAULT_HUB_URL;
-  if (!hub.endsWith("/")) hub += "/";
-  return { model, source: "hub", location: hub, cacheDir: readEnv("EMBEDDING_CACHE_DIR") ?? null };
-}
-
-function describeSource(config: EmbeddingConfig): string {
-  return config.source === "dir"
-    ? `local folder "${config.location}" (EMBEDDING_MODEL_DIR)`
-    : `the Hugging Face hub at ${config.location}`;
-}
-
-function fixHint(config: EmbeddingConfig): string {
-  const dirHint = "set EMBEDDING_MODEL_DIR to a folder that contains <EMBEDDING_MODEL>/config.json, " +
-    "tokenizer.json, tokenizer_config.json and onnx/model.onnx, and EMBEDDING_MODEL to that model id " +
-    "(for tests: `deno run -A tools/test-model/generate.ts <dir>` writes supabase-ai/tiny-test-embedder)";
-  return config.source === "dir"
-    ? `Fix: ${dirHint}; or unset EMBEDDING_MODEL_DIR to download EMBEDDING_MODEL (default ` +
-      `${DEFAULT_EMBEDDING_MODEL}) from the Hugging Face hub.`
-    : `Fix: check network access to the hub (HF_ENDPOINT selects a mirror) and that EMBEDDING_MODEL names ` +
-      `a ${EMBEDDING_DIMS}-dimension ONNX feature-extraction model; or ${dirHint}.`;
-}
-
-function causeText(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-/** The embedding model could not be loaded, or it produced vectors of the wrong shape. */
+/** The embedding model is not available here, or it answered with something that is not a 384-d vector. */
 export class EmbeddingModelError extends Error {
   override name = "EmbeddingModelError";
-  readonly model: string;
-  readonly source: EmbeddingSource;
-  readonly location: string;
+}
 
-  constructor(config: EmbeddingConfig, problem: string, cause?: unknown) {
-    const because = cause === undefined ? "" : `: ${causeText(cause)}`;
-    super(
-      `Embedding model "${config.model}" from ${describeSource(config)} ${problem}${because}. ${
-        fixHint(config)
-      }`,
-      { cause },
+let session: AiSession | null = null;
+
+function builtInSession(): AiSession {
+  if (session) return session;
+  const Session = (globalThis as { Supabase?: SupabaseRuntime }).Supabase?.ai?.Session;
+  if (!Session) {
+    throw new EmbeddingModelError(
+      "Embeddings need Supabase's Edge Runtime (Supabase.ai.Session): run the functions with " +
+        "`npx -y deno@2 task start`, `supabase functions serve` or on a hosted project.",
     );
-    this.model = config.model;
-    this.source = config.source;
-    this.location = config.location;
   }
+  session = new Session(EMBEDDING_MODEL);
+  return session;
 }
 
-/** Points transformers.js's global `env` at the configured source. */
-function applyConfig(config: EmbeddingConfig): void {
-  env.useBrowserCache = false; // Deno exposes the Cache API, but it is not where models should persist
-  env.useCustomCache = false;
-  if (config.source === "dir") {
-    env.allowLocalModels = true;
-    env.localModelPath = config.location;
-    env.allowRemoteModels = false;
-    env.useFSCache = false; // files are already local; a cache lookup would only add disk reads
-  } else {
-    env.allowLocalModels = false; // otherwise every file is first looked for under the package folder
-    env.allowRemoteModels = true;
-    env.remoteHost = config.location;
-    env.useFSCache = true;
-    if (config.cacheDir) env.cacheDir = config.cacheDir;
+function checked(vector: unknown, index: number): number[] {
+  if (
+    !Array.isArray(vector) || vector.length !== EMBEDDING_DIMS ||
+    !vector.every((x) => typeof x === "number" && Number.isFinite(x))
+  ) {
+    const shape = Array.isArray(vector) ? `${vector.length} values` : typeof vector;
+    throw new EmbeddingModelError(
+      `The embedding model answered text ${index} with ${shape}; expected ${EMBEDDING_DIMS} finite numbers ` +
+        `(the database columns are vector(${EMBEDDING_DIMS})).`,
+    );
   }
+  return vector;
 }
 
-async function checkModelFolder(config: EmbeddingConfig): Promise<void> {
-  const folder = join(config.location, config.model);
-  for (const file of ["config.json", "tokenizer.json", "onnx/model.onnx"]) {
-    try {
-      await Deno.stat(join(folder, file));
-    } catch (e) {
-      const missing = e instanceof Deno.errors.NotFound;
-      throw new EmbeddingModelError(
-        config,
-        missing ? `could not be loaded: "${join(folder, file)}" does not exist` : "could not be loaded",
-        missing ? undefined : e,
-      );
-    }
-  }
-}
-
-async function loadExtractor(config: EmbeddingConfig): Promise<FeatureExtractionPipeline> {
-  if (config.source === "dir") await checkModelFolder(config);
-  applyConfig(config);
-  try {
-    return await pipeline("feature-extraction", config.model, {
-      dtype: EMBEDDING_DTYPE,
-      local_files_only: config.source === "dir",
-      ...backendPipelineOptions(),
-    });
-  } catch (e) {
-    throw new EmbeddingModelError(config, "could not be loaded", e);
-  }
-}
-
-/** One load per configuration per isolate; a failed load is forgotten so the next call retries. */
-let loaded: { key: string; extractor: Promise<FeatureExtractionPipeline> } | null = null;
-
-function getExtractor(config: EmbeddingConfig): Promise<FeatureExtractionPipeline> {
-  const key = JSON.stringify(config);
-  if (loaded?.key === key) return loaded.extractor;
-  const extractor = loadExtractor(config);
-  loaded = { key, extractor };
-  extractor.catch(() => {
-    if (loaded?.extractor === extractor) loaded = null;
-  });
-  return extractor;
-}
-
-/** The configured model and where it comes from (reads the environment; does not load anything). */
-export function embeddingModelInfo(): EmbeddingModelInfo {
-  const { model, source, location } = readConfig();
-  return { model, dims: EMBEDDING_DIMS, source, location, backend: onnxBackend().name };
-}
-
-/**
- * Embeds every text with one model call (the batch is padded to its longest text). Vectors are
- * unit-length, `EMBEDDING_DIMS` long, in input order.
- */
+/** Embeds every text (all in flight at once); unit-length vectors of EMBEDDING_DIMS, in input order. */
 export async function embed(texts: string[]): Promise<number[][]> {
   if (!Array.isArray(texts) || texts.length === 0) {
     throw new TypeError("embed() needs a non-empty array of strings");
   }
   const badIndex = texts.findIndex((t) => typeof t !== "string");
   if (badIndex !== -1) throw new TypeError(`embed(): texts[${badIndex}] is not a string`);
-
-  const config = readConfig();
-  const extractor = await getExtractor(config);
-  const output = await extractor(texts, { pooling: "mean", normalize: true });
-  const [rows, dims] = output.dims;
-  if (output.dims.length !== 2 || rows !== texts.length || dims !== EMBEDDING_DIMS) {
-    throw new EmbeddingModelError(
-      config,
-      `produced output of shape [${output.dims.join(", ")}] for ${texts.length} text(s); expected ` +
-        `[${texts.length}, ${EMBEDDING_DIMS}] (the database columns are vector(${EMBEDDING_DIMS}))`,
-    );
-  }
-  const data = output.data as Float32Array;
-  const vectors: number[][] = [];
-  for (let row = 0; row < rows; row++) {
-    vectors.push(Array.from(data.subarray(row * dims, (row + 1) * dims)));
-  }
+  const model = builtInSession();
+  const vectors = await Promise.all(texts.map(async (text, i) => {
+    try {
+      return checked(await model.run(text, { mean_pool: true, normalize: true }), i);
+    } catch (error) {
+      if (error instanceof EmbeddingModelError) throw error;
+      throw new EmbeddingModelError(`The embedding model failed: ${(error as Error).message ?? error}`, {
+        cause: error,
+      });
+    }
+  }));
   return vectors;
 }
 

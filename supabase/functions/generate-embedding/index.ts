@@ -1,10 +1,11 @@
 // POST /functions/v1/generate-embedding
 //   {"input": "text"}            → {"embedding": [384 numbers], "model", "dims"}
 //   {"input": ["a", "b", …]}     → {"embeddings": [[…], […]], "model", "dims", "count"}   (one model call)
-// gte-small (or EMBEDDING_MODEL), mean pooling, unit length. Signed-in users and the service role only.
+// The Edge Runtime's built-in gte-small (Supabase.ai.Session), mean pooling, unit length. Signed-in users and
+// the service role only.
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
-import { embed, embeddingModelInfo } from "../_shared/embeddings.ts";
+import { embed, EMBEDDING_DIMS, EMBEDDING_MODEL } from "../_shared/embeddings.ts";
 import { json, readJson, route } from "../_shared/http.ts";
 import { enforceRateLimit } from "../_shared/limits.ts";
 
@@ -32,8 +33,8 @@ Deno.serve(route(["POST"], async (req) => {
 
   const texts = typeof input === "string" ? [input] : input;
   const vectors = await embed(texts);
-  const { model, dims } = embeddingModelInfo();
+  const model = { model: EMBEDDING_MODEL, dims: EMBEDDING_DIMS };
   return typeof input === "string"
-    ? json({ embedding: vectors[0], model, dims })
-    : json({ embeddings: vectors, model, dims, count: vectors.length });
+    ? json({ embedding: vectors[0], ...model })
+    : json({ embeddings: vectors, ...model, count: vectors.length });
 }));

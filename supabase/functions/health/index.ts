@@ -14,7 +14,7 @@ Deno.serve(async () => {
   const body = {
     status: database === "ok" ? "ok" : "degraded",
     database,
-    embedding_model: Deno.env.get("EMBEDDING_MODEL") ?? "Supabase/gte-small",
+    embedding_model: "gte-small",
     llm_provider: Deno.env.get("LLM_PROVIDER") ?? null,
   };
   return Response.json(body, { status: database === "ok" ? 200 : 503 });

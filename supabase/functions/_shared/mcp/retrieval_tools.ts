@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { parseError } from "../code_fix.ts";
 import { asCaller, toVector } from "../db.ts";
-import { embed, embeddingModelInfo } from "../embeddings.ts";
+import { embed, EMBEDDING_DIMS, EMBEDDING_MODEL } from "../embeddings.ts";
 import { errorQueryVector, findSimilarFixes } from "../similar_fixes.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
@@ -167,8 +167,7 @@ export function getRetrievalTools({ caller }: ToolContext): ToolImpls<typeof ret
     generate_embedding: {
       async execute(input) {
         const [embedding] = await embed([input.text]);
-        const { model, dims } = embeddingModelInfo();
-        return { embedding, model, dims };
+        return { embedding, model: EMBEDDING_MODEL, dims: EMBEDDING_DIMS };
       },
       render(out) {
         return `Embedding from ${out.model} (${out.dims} dimensions):\n${JSON.stringify(out.embedding)}`;
