@@ -149,9 +149,16 @@ async function dbReset(): Promise<number> {
   }
 }
 
-/** `deno task token [--email you@example.com] [--anonymous]`: a user of the running dev stack and its token. */
+/**
+ * `deno task token [--email you@example.com] [--anonymous]`: a user of the running dev stack and an access token
+ * for it. Beside a test or bench stack (STACK_STATE_DIR, SUPABASE_URL and SUPABASE_DB_URL set by their runner) it
+ * serves that stack instead.
+ */
 async function token(args: string[]): Promise<number> {
-  if (runningPid() === null || !existsSync(signingKeyFile(DEV_STACK.stateDir))) {
+  const stateDir = Deno.env.get("STACK_STATE_DIR") ?? DEV_STACK.stateDir;
+  const url = Deno.env.get("STACK_STATE_DIR") ? Deno.env.get("SUPABASE_URL")! : apiUrl(DEV_STACK);
+  const databaseUrl = Deno.env.get("STACK_STATE_DIR") ? Deno.env.get("SUPABASE_DB_URL")! : dbUrl(DEV_STACK);
+  if ((!Deno.env.get("STACK_STATE_DIR") && runningPid() === null) || !existsSync(signingKeyFile(stateDir))) {
     console.error("The local stack is not running. Start it with: npx -y deno@2 task start --detach");
     return 1;
   }
@@ -162,12 +169,10 @@ async function token(args: string[]): Promise<number> {
     ? args[args.indexOf(emailArg) + 1]
     : undefined;
   const anonymous = args.includes("--anonymous");
-  const sql = postgres(dbUrl(DEV_STACK), { max: 1, onnotice: () => {} });
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   try {
-    const key = await loadSigningKey(DEV_STACK.stateDir);
-    const issuer = `${apiUrl(DEV_STACK)}/auth/v1`;
-    const { user, token } = await mintUserToken(sql, key, issuer, { email, anonymous });
-    const url = apiUrl(DEV_STACK);
+    const key = await loadSigningKey(stateDir);
+    const { user, token } = await mintUserToken(sql, key, `${url}/auth/v1`, { email, anonymous });
     console.error(
       `${
         anonymous ? "Anonymous user" : `User ${user.email}`
@@ -175,11 +180,12 @@ async function token(args: string[]): Promise<number> {
         `${
           JWT_EXPIRY_SECONDS / 60
         } minutes, signed with the stack's ES256 key (JWKS: ${url}/auth/v1/.well-known/jwks.json).\n\n` +
-        `  curl:         curl ${url}/functions/v1/fix-code-error -H "Authorization: Bearer $TOKEN" \\\n` +
+        `  curl:         TOKEN=$(npx -y deno@2 task token 2>/dev/null)\n` +
+        `                curl ${url}/functions/v1/fix-code-error -H "Authorization: Bearer $TOKEN" \\\n` +
         `                  -H 'content-type: application/json' -d '{"error": "TS2322: …", "code": "…"}'\n` +
         `  supabase-js:  createClient("${url}", "${PUBLISHABLE_KEY}", { global: { headers: { Authorization: \`Bearer \${TOKEN}\` } } })\n` +
         `  MCP configs:  "Authorization": "Bearer <token>" (README, "MCP")\n` +
-        `  (or sign in with supabase-js: supabase.auth.signUp / signInWithPassword work against ${url})\n`,
+        `  (supabase-js's auth.signUp / signInWithPassword work against ${url} too)\n`,
     );
     console.log(token);
     return 0;

@@ -11,6 +11,7 @@ import {
   embeddingsSettled,
   eventually,
   parseVector,
+  startTestGateway,
   startTestGatewayWithModel,
 } from "./_functions.ts";
 import { db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
@@ -307,6 +308,43 @@ Deno.test({
                                           where id = any (${ids}) and embedding is null`;
             assert.equal(missing, 0);
             await sql`delete from public.code_snippets where id = any (${ids})`;
+          });
+        },
+      );
+
+      await t.step(
+        "a drain works in short slices and wakes itself for the rest (hosted's CPU limit per request)",
+        async () => {
+          await withoutCronWakeups(async () => {
+            await embeddingsSettled(sql);
+            const sliced = startTestGateway({ EMBED_SLICE_MS: "1", EMBED_BATCH_SIZE: "10" });
+            try {
+              const [{ since }] = await sql`select clock_timestamp() as since`;
+              const ids = await insertQuietly(
+                Array.from({ length: 60 }, (_, i) => `const sliced${i} = ${i};`),
+              );
+              const first = await drain(sliced.url);
+              assert.equal(first.status, 200, JSON.stringify(first.body));
+              assert.equal(first.body.claimed, 10, "one slice: one batch of 10, then the slice is over");
+              assert.equal((first.body as unknown as { more: boolean }).more, true, "work was left");
+              // Nobody calls the worker again: it wakes itself, slice after slice, until the queue is empty.
+              await eventually(
+                async () => {
+                  const [{ missing }] = await sql`select count(*)::int as missing from public.code_snippets
+                                                where id = any (${ids}) and embedding is null`;
+                  return missing === 0;
+                },
+                "every row embedded by the worker's own follow-up slices",
+                60_000,
+              );
+              const runs = await sql`select claimed, details from ai.worker_runs
+                                     where worker = 'embed-worker' and started_at >= ${since} order by id`;
+              assert.ok(runs.length >= 6, `${runs.length} slices for 60 rows in batches of 10`);
+              assert.ok(runs.every((r) => r.claimed <= 10), JSON.stringify(runs));
+              await sql`delete from public.code_snippets where id = any (${ids})`;
+            } finally {
+              await sliced.stop();
+            }
           });
         },
       );

@@ -9,7 +9,7 @@ Deno.test("health: GET without a key gets 200 with status ok and the database re
   assert.equal(answer.status, 200);
   assert.equal(answer.body.status, "ok");
   assert.equal(answer.body.database, "ok");
-  assert.equal(answer.body.embedding_model, Deno.env.get("EMBEDDING_MODEL"));
+  assert.equal(answer.body.embedding_model, "gte-small");
   assert.equal(answer.body.llm_provider, null, "the stack's gateway has no LLM configured");
 });
 

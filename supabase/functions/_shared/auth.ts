@@ -204,6 +204,18 @@ export async function callerOf(req: Request): Promise<Caller> {
   throw unauthorized("invalid_api_key", "The apikey is not one of this project's API keys.");
 }
 
+/**
+ * Headers that authenticate this project's service role to its own functions (a worker waking itself): the new
+ * secret key in `apikey` when hosted provides one, else the legacy service_role key as a bearer token.
+ */
+export function serviceRoleHeaders(): Record<string, string> {
+  const secret = keyMapValues("SUPABASE_SECRET_KEYS")[0];
+  if (secret) return { apikey: secret };
+  const legacy = env("SUPABASE_SERVICE_ROLE_KEY");
+  if (!legacy) throw new Error("neither SUPABASE_SECRET_KEYS nor SUPABASE_SERVICE_ROLE_KEY is set");
+  return { authorization: `Bearer ${legacy}`, apikey: legacy };
+}
+
 /** A signed-in user or the service role: the anon key, or an anonymous sign-in, cannot spend model time. */
 export async function requireUserOrService(req: Request): Promise<Caller> {
   const caller = await callerOf(req);

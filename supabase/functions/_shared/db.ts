@@ -17,7 +17,8 @@ export function db(): Sql {
     throw new HttpError(503, "database_not_configured", "SUPABASE_DB_URL is not set for this function.");
   }
   pool = postgres(url, {
-    max: Number(Deno.env.get("DB_POOL_SIZE") ?? 5),
+    // Every isolate holds its own pool (hosted may run many): keep it small.
+    max: Number(Deno.env.get("DB_POOL_SIZE") ?? 2),
     idle_timeout: 30,
     // Works through Supavisor's transaction mode too, where prepared statements are not kept.
     prepare: false,

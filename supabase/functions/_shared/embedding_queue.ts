@@ -26,6 +26,12 @@ export interface EmbeddingDrainOptions extends DrainOptions {
   /** How long a claim stays invisible to other workers. */
   visibilitySeconds: number;
   /**
+   * Stop claiming once this much time has gone by and report `more: true` when work was left: the worker then
+   * wakes itself for the next slice (worker.ts), so no request runs past hosted's CPU limit (about 2 s per
+   * request; the embedding model's CPU counts against the worker there). Wall time bounds CPU time from above.
+   */
+  sliceMs?: number;
+  /**
    * Keep polling an empty queue until this long after the latest pg_net wake-up (DrainOptions.wokenAt): the
    * insert/update trigger sends no wake-up within 2 seconds of the previous one (ai._embedding_wake's
    * debounce), so jobs queued in that window are this drain's to take, even when it found the queue empty.
@@ -112,6 +118,10 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
       await writing;
       writing = writeBack([...empty, ...done], report);
       writing.catch(() => {}); // awaited above/below; this only keeps an early failure from being "unhandled"
+      if (options.sliceMs !== undefined && Date.now() - started >= options.sliceMs) {
+        report.more = jobs.length === options.batchSize; // a full batch: more is probably waiting
+        break;
+      }
     }
     await writing;
   } catch (error) {

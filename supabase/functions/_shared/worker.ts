@@ -1,5 +1,6 @@
 // What the queue workers (embed-worker, ts-error-worker) share: one drain at a time per instance, a time
 // budget, background continuation after answering pg_net, and a row in ai.worker_runs for every drain.
+import { serviceRoleHeaders } from "./auth.ts";
 import { db } from "./db.ts";
 import { json } from "./http.ts";
 
@@ -11,6 +12,8 @@ export interface DrainReport {
   batches: number;
   ms: number;
   error?: string;
+  /** The drain stopped at the end of its slice with work left: the worker wakes itself for the next one. */
+  more?: boolean;
   [detail: string]: unknown;
 }
 
@@ -86,10 +89,31 @@ export function startDrain(
     await recordRun(worker, startedAt, report).catch((e) =>
       console.error(`${worker}: could not record the run:`, e)
     );
+    if (report.more) await wakeSelf(worker);
     return report;
   })();
   running.set(worker, promise);
   return { promise, fresh: true };
+}
+
+/**
+ * Starts the next slice of a drain as a new request to this worker (hosted may serve it from another isolate),
+ * with the service role's key. If that fails, pg_cron's wake-up (every minute) picks the work up.
+ */
+async function wakeSelf(worker: string): Promise<void> {
+  try {
+    const url = Deno.env.get("SUPABASE_URL")?.replace(/\/+$/, "");
+    if (!url) throw new Error("SUPABASE_URL is not set");
+    const response = await fetch(`${url}/functions/v1/${worker}`, {
+      method: "POST",
+      headers: { ...serviceRoleHeaders(), "content-type": "application/json" },
+      body: JSON.stringify({ continuation: true }),
+    });
+    await response.body?.cancel();
+    if (response.status !== 202) throw new Error(`it answered ${response.status}`);
+  } catch (error) {
+    console.error(`${worker}: could not start the next slice (pg_cron will): ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -100,10 +124,11 @@ export function startDrain(
 export async function respondToWake(
   worker: string,
   drain: Drain,
-  options: DrainOptions & { wait: boolean; followUp?: string },
+  options: DrainOptions & { wait: boolean; continuation?: boolean; followUp?: string },
 ) {
-  const { wait: _, followUp, ...drainOptions } = options;
-  if (!options.wait) lastWake.set(worker, Date.now()); // a wake-up from pg_net (see DrainOptions.wokenAt)
+  const { wait: _, continuation: __, followUp, ...drainOptions } = options;
+  // A wake-up from pg_net (see DrainOptions.wokenAt); a worker's own next slice is not one.
+  if (!options.wait && !options.continuation) lastWake.set(worker, Date.now());
   const { promise, fresh, queued } = startDrain(worker, drain, drainOptions, followUp);
   if (options.wait) {
     const report = await promise;

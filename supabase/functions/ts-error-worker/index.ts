@@ -18,6 +18,8 @@ const env = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fal
 const Body = z.object({
   claim_token: z.uuid().nullable().default(null),
   wait: z.boolean().default(false),
+  /** Set by the worker itself when it starts its next slice (worker.ts). */
+  continuation: z.boolean().default(false),
   batch_size: z.number().int().min(1).max(500).default(10),
   budget_ms: z.number().int().min(100).max(600_000).default(env("WORKER_BUDGET_MS", 50_000)),
 }).strict();
@@ -35,6 +37,7 @@ Deno.serve(route(["POST"], async (req) => {
       llm,
     }), {
     wait: body.wait,
+    continuation: body.continuation,
     budgetMs: body.budget_ms,
     // A claim must be worked on even when a drain is already running here (that drain only claims pending
     // errors, never this claim's): it gets a drain of its own once the running one ends.
