@@ -32,6 +32,12 @@ export interface StackConfig {
   apiPort: number;
   /** Extra environment for every function, on top of supabase/functions/.env. */
   functionsEnv: Record<string, string>;
+  /**
+   * The PostgreSQL installation's bin folder (default PG_BIN). Its extensions are the ones beside it, so a
+   * private installation with the real pg_net (see README, "The local stack, precisely") can be chosen here;
+   * `deno task test` takes it from LOCAL_STACK_PG_BIN.
+   */
+  pgBin?: string;
 }
 
 export const DEV_STACK: StackConfig = {

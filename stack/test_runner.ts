@@ -115,6 +115,8 @@ export async function throwawayStack(
     dbPort: freePort(),
     apiPort: freePort(),
     functionsEnv: await prepareTestModel(),
+    // Another PostgreSQL installation, e.g. one with the real pg_net (README, "The local stack, precisely").
+    pgBin: Deno.env.get("LOCAL_STACK_PG_BIN") || undefined,
   };
   const logFile = await Deno.open(join(STATE_ROOT, `${prefix}-last.log`), {
     create: true,
