@@ -2,7 +2,8 @@
 //
 //   start [--detach]   Postgres :54322 + migrations + seed + pg_net + functions gateway :54321, in the
 //                      foreground (Ctrl-C stops it; data is kept in .stack/dev). --detach runs it in the
-//                      background, logging to .stack/dev/stack.log; `deno task stop` stops it.
+//                      background, logging to .stack/dev/stack.log; `deno task stop` stops it. Either way a
+//                      start that fails before "ready" exits non-zero at once, saying why.
 //   stop               Stops a running stack (foreground or detached).
 //   status             Prints URLs and keys of the running stack.
 //   db-reset           Rebuilds the database from supabase/migrations + seed (running stack or not).
@@ -10,6 +11,9 @@
 //   bench [args]       Runs the benchmarks on a fresh, throw-away stack (see bench/).
 //   token [--email e]  Creates (or reuses) a user of the running stack and prints an access token for it
 //         [--anonymous] (an anonymous sign-in instead), with how to use it.
+//
+// LOCAL_STACK_DIR, LOCAL_STACK_DB_PORT and LOCAL_STACK_API_PORT run start/stop/status on another folder and
+// ports than the dev stack's (tests of this CLI use them; so can a second stack beside the dev one).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -32,9 +36,16 @@ import { provision, startStack } from "./stack.ts";
 import { runBenchmarks } from "./bench_runner.ts";
 import { runTests } from "./test_runner.ts";
 
-const PID_FILE = join(DEV_STACK.stateDir, "stack.pid");
-const LOG_FILE = join(DEV_STACK.stateDir, "stack.log");
-const STATUS_FILE = join(DEV_STACK.stateDir, "status.txt");
+/** The dev stack, or the one LOCAL_STACK_DIR / LOCAL_STACK_DB_PORT / LOCAL_STACK_API_PORT name. */
+const STACK: StackConfig = {
+  ...DEV_STACK,
+  stateDir: Deno.env.get("LOCAL_STACK_DIR") || DEV_STACK.stateDir,
+  dbPort: Number(Deno.env.get("LOCAL_STACK_DB_PORT") || DEV_STACK.dbPort),
+  apiPort: Number(Deno.env.get("LOCAL_STACK_API_PORT") || DEV_STACK.apiPort),
+};
+const PID_FILE = join(STACK.stateDir, "stack.pid");
+const LOG_FILE = join(STACK.stateDir, "stack.log");
+const STATUS_FILE = join(STACK.stateDir, "status.txt");
 
 export function statusBlock(config: StackConfig, realPgNet: boolean): string {
   const rows: Array<[string, string]> = [
@@ -73,18 +84,18 @@ async function start(args: string[]): Promise<number> {
   await Deno.remove(PID_FILE).catch(() => {});
   await Deno.remove(STATUS_FILE).catch(() => {});
   if (args.includes("--detach")) return await startDetached();
-  await Deno.mkdir(DEV_STACK.stateDir, { recursive: true });
+  await Deno.mkdir(STACK.stateDir, { recursive: true });
   const log = (line: string) => console.log(line);
   log("Starting the local stack ...");
-  const stack = await startStack(DEV_STACK, { log, watch: true });
-  const status = statusBlock(DEV_STACK, stack.realPgNet);
+  const stack = await startStack(STACK, { log, watch: true });
+  const status = statusBlock(STACK, stack.realPgNet);
   await Deno.writeTextFile(PID_FILE, String(Deno.pid));
   await Deno.writeTextFile(STATUS_FILE, status);
   log(`\nLocal stack is ready.\n\n${status}\n\nStop with Ctrl-C.\n`);
   await new Promise<void>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => resolve());
   });
-  log("Stopping the local stack (data is kept in .stack/dev) ...");
+  log(`Stopping the local stack (data is kept in ${STACK.stateDir}) ...`);
   await stack.stop();
   await Deno.remove(PID_FILE).catch(() => {});
   await Deno.remove(STATUS_FILE).catch(() => {});
@@ -92,33 +103,45 @@ async function start(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Runs `start` in its own session, logging to LOG_FILE, and waits for one of two things: it is ready (its
+ * status file appears), or it exited — then the log, which ends with the reason, goes to stderr and the exit
+ * is non-zero. Nothing is guessed from the log's words.
+ */
 async function startDetached(): Promise<number> {
-  await Deno.mkdir(DEV_STACK.stateDir, { recursive: true });
-  const command =
-    `exec setsid "${Deno.execPath()}" run -A stack/cli.ts start >"${LOG_FILE}" 2>&1 </dev/null &`;
-  await new Deno.Command("bash", { args: ["-c", command], cwd: ROOT }).output();
-  const deadline = Date.now() + 600_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    const text = existsSync(LOG_FILE) ? await Deno.readTextFile(LOG_FILE) : "";
-    if (runningPid() !== null && existsSync(STATUS_FILE)) {
-      console.log(`Local stack is ready.\n\n${await Deno.readTextFile(STATUS_FILE)}\n`);
-      console.log(`Running in the background (log: ${LOG_FILE}). Stop with: npx -y deno@2 task stop`);
-      return 0;
-    }
-    if (/^(Error|error:)|failed/m.test(text)) {
-      console.error(text);
+  await Deno.mkdir(STACK.stateDir, { recursive: true });
+  const child = new Deno.Command("bash", {
+    args: ["-c", 'exec "$0" run -A stack/cli.ts start >"$1" 2>&1 </dev/null', Deno.execPath(), LOG_FILE],
+    cwd: ROOT,
+    detached: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const state: { exited?: Deno.CommandStatus } = {};
+  const done = child.status.then((status) => state.exited = status);
+  while (true) {
+    await Promise.race([done, new Promise((r) => setTimeout(r, 300))]);
+    const exited = state.exited;
+    if (exited) {
+      const text = existsSync(LOG_FILE) ? await Deno.readTextFile(LOG_FILE) : "";
+      console.error(text.trimEnd());
+      console.error(`\nThe local stack did not start (exit ${exited.code}); the log is in ${LOG_FILE}.`);
       return 1;
     }
+    if (runningPid() === child.pid && existsSync(STATUS_FILE)) {
+      console.log(`Local stack is ready.\n\n${await Deno.readTextFile(STATUS_FILE)}\n`);
+      console.log(`Running in the background (log: ${LOG_FILE}). Stop with: npx -y deno@2 task stop`);
+      child.unref();
+      return 0;
+    }
   }
-  console.error(`The stack did not become ready; see ${LOG_FILE}`);
-  return 1;
 }
 
 async function stop(): Promise<number> {
   const pid = runningPid();
   if (pid === null) {
-    const cluster = clusterOf(DEV_STACK);
+    const cluster = clusterOf(STACK);
     if (await isRunning(cluster)) await stopCluster(cluster);
     console.log("The local stack is not running.");
     return 0;
@@ -131,16 +154,16 @@ async function stop(): Promise<number> {
 }
 
 async function dbReset(): Promise<number> {
-  const cluster = clusterOf(DEV_STACK);
+  const cluster = clusterOf(STACK);
   const running = await isRunning(cluster);
   if (!running) {
     await provision();
-    await Deno.mkdir(DEV_STACK.stateDir, { recursive: true });
+    await Deno.mkdir(STACK.stateDir, { recursive: true });
     await ensureCluster(cluster);
     await startCluster(cluster);
   }
   try {
-    const out = await resetDatabase(DEV_STACK);
+    const out = await resetDatabase(STACK);
     for (const line of out.split("\n")) if (/^(Applying|Seeding)/.test(line)) console.log(line);
     console.log("Database reset: rebuilt from supabase/migrations and the seed.");
     return 0;

@@ -39,6 +39,12 @@ export interface StackConfig {
   readDotEnv: boolean;
   /** Environment of the model runner: EMBEDDING_MODEL, EMBEDDING_MODEL_DIR … (the test model in tests). */
   modelEnv: Record<string, string>;
+  /**
+   * The PostgreSQL installation's bin folder (default PG_BIN). Its extensions are the ones beside it, so a
+   * private installation with the real pg_net (see README, "The local stack, precisely") can be chosen here;
+   * `deno task test` takes it from LOCAL_STACK_PG_BIN.
+   */
+  pgBin?: string;
 }
 
 export const DEV_STACK: StackConfig = {

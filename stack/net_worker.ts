@@ -1,6 +1,7 @@
 // The worker behind the pg_net stand-in (stack/sql/pg_net_standin.sql): takes committed requests from
 // net.http_request_queue, sends them concurrently, honouring each timeout_milliseconds, and records each
-// outcome in net._http_response the way pg_net does (status, headers, body, timed_out, error_msg).
+// outcome in net._http_response the way pg_net does (status, headers, body, timed_out, error_msg). What it
+// sends and records follows pg_net's src/core.c (v0.20.4): init_curl_handle and insert_response.
 // Woken by NOTIFY when a transaction that queued requests commits; also polls once a second. Paced like pg_net:
 // at most 200 requests a batch and one batch a second.
 import postgres from "postgres";
@@ -34,53 +35,61 @@ export interface NetWorker {
   stop(): Promise<void>;
 }
 
+/** pg_net's User-Agent, sent after the request's own headers (src/core.c). */
+const USER_AGENT = "pg_net/0.20.4";
+
 export async function send(request: QueuedRequest): Promise<Outcome> {
+  const failed = (error_msg: string, timed_out = false): Outcome => ({
+    status_code: null,
+    content_type: null,
+    headers: null,
+    content: null,
+    timed_out,
+    error_msg,
+  });
+  // curl is limited to these protocols (CURLOPT_PROTOCOLS_STR "http,https"); curl_easy_strerror's words.
+  if (!/^https?:\/\//i.test(request.url)) return failed("Unsupported protocol");
+  const method = request.method.toUpperCase();
+  const headers = new Headers(request.headers ?? {});
+  if (!headers.has("user-agent")) headers.set("user-agent", USER_AGENT);
+  // A POST without a body is still a POST with an empty body (CURLOPT_POSTFIELDSIZE 0); GET and DELETE send
+  // a body only when there is one.
+  const body = request.body
+    ? new Uint8Array(request.body)
+    : method === "POST"
+    ? new Uint8Array(0)
+    : undefined;
+  // A body goes in CURLOPT_POSTFIELDS, for which curl sends its default Content-Type unless one is named.
+  if (body && !headers.has("content-type")) headers.set("content-type", "application/x-www-form-urlencoded");
   const started = performance.now();
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), request.timeout_milliseconds);
   try {
-    const response = await fetch(request.url, {
-      method: request.method.toUpperCase(),
-      headers: request.headers ?? {},
-      body: request.body && request.method.toUpperCase() !== "GET" ? new Uint8Array(request.body) : undefined,
-      signal: controller.signal,
-    });
+    const response = await fetch(request.url, { method, headers, body, signal: controller.signal });
     const content = await response.text();
     return {
       status_code: response.status,
       content_type: response.headers.get("content-type"),
       headers: Object.fromEntries(response.headers.entries()),
-      content,
+      content: content === "" ? null : content, // an empty body is recorded as null
       timed_out: false,
       error_msg: null,
     };
   } catch (error) {
     const elapsed = (performance.now() - started).toFixed(1);
     if (controller.signal.aborted) {
-      return {
-        status_code: null,
-        content_type: null,
-        headers: null,
-        content: null,
-        timed_out: true,
-        error_msg: `Timeout of ${request.timeout_milliseconds} ms reached. Total time: ${elapsed} ms`,
-      };
+      return failed(`Timeout of ${request.timeout_milliseconds} ms reached. Total time: ${elapsed} ms`, true);
     }
-    // fetch reports "fetch failed"; the reason (refused, DNS, TLS) is in its cause.
+    // fetch reports "fetch failed"; the reason (refused, DNS, TLS) is in its cause. pg_net records
+    // curl_easy_strerror's sentence for the curl code.
     const reasons: string[] = [];
     for (let e: unknown = error; e instanceof Error && reasons.length < 4; e = e.cause) {
       reasons.push(e.message);
     }
     const cause = reasons.join(": ") || String(error);
-    const refused = /refused|connect/i.test(cause);
-    return {
-      status_code: null,
-      content_type: null,
-      headers: null,
-      content: null,
-      timed_out: false,
-      error_msg: refused ? `Couldn't connect to server (${cause})` : `Request failed: ${cause}`,
-    };
+    if (/dns|resolve|lookup|not known/i.test(cause)) return failed("Couldn't resolve host name");
+    if (/refused|connect/i.test(cause)) return failed("Couldn't connect to server");
+    return failed(`Request failed: ${cause}`);
   } finally {
     clearTimeout(timer);
   }

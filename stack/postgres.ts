@@ -2,10 +2,12 @@
 // Postgres refuses to run as root, so as root every server command runs as the `postgres` system user.
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { PG_BIN, PG_MAJOR, type StackConfig } from "./config.ts";
+import { PG_BIN, type StackConfig } from "./config.ts";
 import { run } from "./process.ts";
 
 export interface Cluster {
+  /** The bin folder of the PostgreSQL installation that runs it. */
+  pgBin: string;
   dataDir: string;
   socketDir: string;
   logFile: string;
@@ -15,6 +17,7 @@ export interface Cluster {
 export function clusterOf(config: StackConfig): Cluster {
   const base = join(config.stateDir, "pg");
   return {
+    pgBin: config.pgBin ?? PG_BIN,
     dataDir: join(base, "data"),
     socketDir: join(base, "run"),
     logFile: join(base, "postgres.log"),
@@ -25,13 +28,13 @@ export function clusterOf(config: StackConfig): Cluster {
 const asRoot = Deno.uid() === 0;
 
 /** Runs a Postgres server binary, as the `postgres` user when we are root. */
-function pgCommand(binary: string, args: string[]): [string, string[]] {
-  const path = join(PG_BIN, binary);
+function pgCommand(cluster: Cluster, binary: string, args: string[]): [string, string[]] {
+  const path = join(cluster.pgBin, binary);
   return asRoot ? ["runuser", ["-u", "postgres", "--", path, ...args]] : [path, args];
 }
 
-async function pg(binary: string, args: string[], what: string): Promise<string> {
-  const [cmd, cmdArgs] = pgCommand(binary, args);
+async function pg(cluster: Cluster, binary: string, args: string[], what: string): Promise<string> {
+  const [cmd, cmdArgs] = pgCommand(cluster, binary, args);
   return await run(cmd, cmdArgs, { what, cwd: "/" });
 }
 
@@ -68,7 +71,7 @@ export async function ensureCluster(
   const pwFile = join(base, "pwfile");
   await Deno.writeTextFile(pwFile, "postgres\n");
   if (asRoot) await run("chown", ["-R", "postgres:postgres", base], { what: "chown the cluster folder" });
-  await pg("initdb", [
+  await pg(cluster, "initdb", [
     "-D",
     cluster.dataDir,
     "-U",
@@ -83,10 +86,10 @@ export async function ensureCluster(
   return true;
 }
 
-/** Shared libraries to preload: pg_cron always, the real pg_net when Postgres has it. */
-function preloadLibraries(): string {
+/** Shared libraries to preload: pg_cron always, the real pg_net when this installation has it. */
+function preloadLibraries(cluster: Cluster): string {
   const libs = ["pg_cron"];
-  if (existsSync(`/usr/lib/postgresql/${PG_MAJOR}/lib/pg_net.so`)) libs.push("pg_net");
+  if (existsSync(join(cluster.pgBin, "..", "lib", "pg_net.so"))) libs.push("pg_net");
   return libs.join(",");
 }
 
@@ -95,7 +98,7 @@ export function serverOptions(cluster: Cluster): string[] {
     `-p ${cluster.port}`,
     `-k ${cluster.socketDir}`,
     "-c listen_addresses=127.0.0.1",
-    `-c shared_preload_libraries=${preloadLibraries()}`,
+    `-c shared_preload_libraries=${preloadLibraries(cluster)}`,
     "-c cron.database_name=postgres",
     // pg_cron runs jobs in background workers: no libpq connection and no password needed.
     "-c cron.use_background_workers=on",
@@ -109,7 +112,7 @@ export function serverOptions(cluster: Cluster): string[] {
 
 export async function isRunning(cluster: Cluster): Promise<boolean> {
   if (!existsSync(join(cluster.dataDir, "postmaster.pid"))) return false;
-  const [cmd, args] = pgCommand("pg_ctl", ["-D", cluster.dataDir, "status"]);
+  const [cmd, args] = pgCommand(cluster, "pg_ctl", ["-D", cluster.dataDir, "status"]);
   const { code } = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
   return code === 0;
 }
@@ -121,7 +124,7 @@ export async function startCluster(cluster: Cluster): Promise<void> {
   }
   if (asRoot) await run("chown", ["-R", "postgres:postgres", join(cluster.dataDir, "..")], { what: "chown" });
   try {
-    await pg("pg_ctl", [
+    await pg(cluster, "pg_ctl", [
       "-D",
       cluster.dataDir,
       "-l",
@@ -143,5 +146,5 @@ export async function startCluster(cluster: Cluster): Promise<void> {
 
 export async function stopCluster(cluster: Cluster): Promise<void> {
   if (!(await isRunning(cluster))) return;
-  await pg("pg_ctl", ["-D", cluster.dataDir, "-m", "fast", "-w", "-t", "60", "stop"], "pg_ctl stop");
+  await pg(cluster, "pg_ctl", ["-D", cluster.dataDir, "-m", "fast", "-w", "-t", "60", "stop"], "pg_ctl stop");
 }

@@ -70,7 +70,7 @@ export async function startStack(config: StackConfig, options: StackOptions): Pr
     for (const step of cleanup.reverse()) await step().catch((e) => log(`stop: ${e.message}`));
   };
   try {
-    const { realPgNet } = await bootstrap(config);
+    const { realPgNet } = await bootstrap(config, log);
     await writeVaultSecrets(config); // before the seed, whose inserts wake workers through Vault's URL
     const migrated = await applyMigrations(config);
     for (const line of migrated.split("\n")) {

@@ -7,6 +7,10 @@
 //   deno task test --only=pgtap          only the pgTAP files        (--only=deno: only the Deno tests)
 //   deno task test tests/x.test.ts       only these Deno test files (and no pgTAP unless --only=pgtap,deno)
 //   deno task test --keep                leave the stack's folder (.stack/test-*) for inspection
+//
+// The closing line is `N passed, M failed, K skipped`: planned pgTAP assertions that never ran count as failed,
+// `# SKIP` as skipped; a part that cannot run (no pg_prove: PG_PROVE names another binary) counts as one
+// failure, says why, and the other parts run anyway. Tests of this counting: tests/test_runner.test.ts.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ANON_KEY, apiUrl, dbUrl, ROOT, SERVICE_ROLE_KEY, type StackConfig, STATE_ROOT } from "./config.ts";
@@ -15,17 +19,27 @@ import { freePort } from "./function_workers.ts";
 import { type Stack, startStack } from "./stack.ts";
 import { prepareTestModel } from "./test_model.ts";
 
-interface Counts {
+/** What one run (pgTAP or Deno) amounted to; `problems` say why something counted as failed without a test. */
+export interface Counts {
   passed: number;
   failed: number;
+  /** pgTAP `# SKIP` and failing `# TODO` assertions; Deno's ignored tests. */
+  skipped: number;
+  /** Deno tests left out by --filter. */
+  filtered: number;
+  problems: string[];
 }
 
-/** Runs a command, echoing its output live, and returns everything it printed. */
-async function tee(
-  cmd: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; out: string }> {
+const none = (): Counts => ({ passed: 0, failed: 0, skipped: 0, filtered: 0, problems: [] });
+
+interface Output {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, echoing its output live, and returns stdout and stderr apart. */
+async function tee(cmd: string, args: string[], env: Record<string, string>): Promise<Output> {
   // NO_COLOR keeps the summary lines free of escape codes.
   const child = new Deno.Command(cmd, {
     args,
@@ -35,31 +49,97 @@ async function tee(
     stderr: "piped",
   })
     .spawn();
-  let out = "";
   const pump = async (stream: ReadableStream<Uint8Array>, sink: typeof Deno.stdout) => {
+    let text = "";
+    const decoder = new TextDecoder();
     for await (const chunk of stream) {
-      out += new TextDecoder().decode(chunk);
+      text += decoder.decode(chunk, { stream: true });
       await sink.write(chunk);
     }
+    return text + decoder.decode();
   };
-  await Promise.all([pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const [stdout, stderr] = await Promise.all([
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ]);
   const { code } = await child.status;
-  return { code, out };
+  return { code, stdout, stderr };
 }
 
-/** TAP lines of pg_prove --verbose: `ok N` / `not ok N`; a file that dies counts as one failure. */
-export function countTap(out: string, code: number): Counts {
-  const passed = (out.match(/^\s*ok \d+/gm) ?? []).length;
-  const failed = (out.match(/^\s*not ok \d+/gm) ?? []).length;
-  return { passed, failed: failed === 0 && code !== 0 ? 1 : failed };
+/**
+ * pg_prove --verbose's stdout, file by file: each `ok`/`not ok` line counts, `# SKIP` (and a failing
+ * `# TODO`) as skipped; assertions a file planned (`1..N`) but never ran count as failed, and a file that dies
+ * before its plan counts as one failure. A non-zero exit with nothing failed is a failure too.
+ */
+export function countTap({ code, stdout }: Pick<Output, "code" | "stdout">): Counts {
+  const counts = none();
+  const files: Array<{ name: string; lines: string[] }> = [];
+  for (const line of stdout.split("\n")) {
+    const header = line.match(/^(\S.*?) \.{2,} ?$/);
+    if (header) files.push({ name: header[1], lines: [] });
+    else if (/^(Test Summary Report|Files=\d+)/.test(line)) break;
+    else files.at(-1)?.lines.push(line);
+  }
+  for (const file of files) {
+    let planned: number | null = null;
+    let ran = 0;
+    for (const line of file.lines) {
+      const plan = line.match(/^\s*1\.\.(\d+)/);
+      if (plan) planned = Number(plan[1]);
+      const result = line.match(/^\s*(not )?ok \d+\b(.*)$/);
+      if (!result) continue;
+      ran++;
+      const directive = result[2].match(/#\s*(SKIP|TODO)\b/i)?.[1].toUpperCase();
+      if (directive === "SKIP" || (directive === "TODO" && result[1])) counts.skipped++;
+      else if (result[1]) counts.failed++;
+      else counts.passed++;
+    }
+    if (planned === null) {
+      counts.failed++;
+      counts.problems.push(`${file.name}: no plan and no assertions (it died before its first test)`);
+    } else if (ran < planned) {
+      counts.failed += planned - ran;
+      counts.problems.push(`${file.name}: planned ${planned} assertions, ran ${ran}`);
+    }
+  }
+  if (code !== 0 && counts.failed === 0) {
+    counts.failed = 1;
+    counts.problems.push(`pg_prove exited with code ${code} and no failed assertion`);
+  }
+  return counts;
 }
 
-/** Deno's summary line: `ok | 12 passed (3 steps) | 0 failed` or `FAILED | 3 passed | 1 failed`. */
-export function countDeno(out: string, code: number): Counts {
-  const match = [...out.matchAll(/\|\s*(\d+) passed[^|]*\|\s*(\d+) failed/g)].pop();
-  if (!match) return { passed: 0, failed: code === 0 ? 0 : 1 };
-  const counts = { passed: Number(match[1]), failed: Number(match[2]) };
-  return { passed: counts.passed, failed: counts.failed === 0 && code !== 0 ? 1 : counts.failed };
+/**
+ * Deno's summary line on stdout, the last one (a test may print anything before it):
+ * `ok | 12 passed (3 steps) | 0 failed | 1 ignored | 5 filtered out (2s)`. No summary, or a non-zero exit
+ * with nothing failed, is a failure with the reason in `problems`.
+ */
+export function countDeno({ code, stdout }: Pick<Output, "code" | "stdout">): Counts {
+  const counts = none();
+  const summary = [
+    ...stdout.matchAll(
+      /^(?:ok|FAILED) \| (\d+) passed[^|\n]*\| (\d+) failed[^|\n]*(?:\| (\d+) ignored[^|\n]*)?(?:\| (\d+) filtered out)?/gm,
+    ),
+  ].pop();
+  if (!summary) {
+    counts.failed = 1;
+    counts.problems.push(`deno test printed no summary (exit code ${code})`);
+    return counts;
+  }
+  counts.passed = Number(summary[1]);
+  counts.failed = Number(summary[2]);
+  counts.skipped = Number(summary[3] ?? 0);
+  counts.filtered = Number(summary[4] ?? 0);
+  if (code !== 0 && counts.failed === 0) {
+    counts.failed = 1;
+    counts.problems.push(`deno test exited with code ${code} and no failed test`);
+  }
+  return counts;
+}
+
+/** The closing line CI reads: `N passed, M failed, K skipped`. */
+export function verdict(total: Counts): string {
+  return `${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`;
 }
 
 async function pgTap(stack: Stack): Promise<Counts> {
@@ -67,7 +147,7 @@ async function pgTap(stack: Stack): Promise<Counts> {
   const files = existsSync(dir)
     ? [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".sql")).map((e) => join(dir, e.name)).sort()
     : [];
-  if (files.length === 0) return { passed: 0, failed: 0 };
+  if (files.length === 0) return none();
   const sql = connect(stack.config);
   await sql`create extension if not exists pgtap with schema extensions`;
   await sql.end();
@@ -87,8 +167,7 @@ async function pgTap(stack: Stack): Promise<Counts> {
     "postgres",
   ];
   console.log(`\n== pgTAP: ${files.length} files ==`);
-  const { code, out } = await tee("pg_prove", [...args, ...files], env);
-  return countTap(out, code);
+  return countTap(await tee(Deno.env.get("PG_PROVE") || "pg_prove", [...args, ...files], env));
 }
 
 /** What tests and benchmarks learn about the stack they run on (read by tests/_stack.ts). */
@@ -118,6 +197,8 @@ export async function throwawayStack(
     functionsEnv: {},
     readDotEnv: false,
     modelEnv: await prepareTestModel(),
+    // Another PostgreSQL installation, e.g. one with the real pg_net (README, "The local stack, precisely").
+    pgBin: Deno.env.get("LOCAL_STACK_PG_BIN") || undefined,
   };
   const logFile = await Deno.open(join(STATE_ROOT, `${prefix}-last.log`), {
     create: true,
@@ -152,8 +233,7 @@ async function denoTests(stack: Stack, files: string[], extra: string[]): Promis
   const env = stackEnv(stack);
   console.log("\n== Deno tests ==");
   const args = ["test", "-A", "--no-prompt", ...extra, ...(files.length ? files : ["tests/"])];
-  const { code, out } = await tee(Deno.execPath(), args, env);
-  return countDeno(out, code);
+  return countDeno(await tee(Deno.execPath(), args, env));
 }
 
 export async function runTests(args: string[]): Promise<number> {
@@ -164,28 +244,38 @@ export async function runTests(args: string[]): Promise<number> {
   const runPgTap = only ? only.includes("pgtap") : files.length === 0;
   const runDeno = only ? only.includes("deno") : true;
 
-  const total: Counts = { passed: 0, failed: 0 };
-  let cleanup: (() => Promise<void>) | null = null;
-  try {
-    const throwaway = await throwawayStack("test");
-    cleanup = keep ? () => throwaway.stack.stop() : throwaway.cleanup;
-    const { stack } = throwaway;
-    for (
-      const counts of [
-        runPgTap ? await pgTap(stack) : null,
-        runDeno ? await denoTests(stack, files, extra) : null,
-      ]
-    ) {
-      if (!counts) continue;
-      total.passed += counts.passed;
-      total.failed += counts.failed;
+  const total = none();
+  const add = (counts: Counts) => {
+    total.passed += counts.passed;
+    total.failed += counts.failed;
+    total.skipped += counts.skipped;
+    total.filtered += counts.filtered;
+    total.problems.push(...counts.problems);
+  };
+  /** One part failing to run (no pg_prove, a broken stack) is one failure; the other parts still run. */
+  const part = async (name: string, counts: () => Promise<Counts>) => {
+    try {
+      add(await counts());
+    } catch (error) {
+      add({ ...none(), failed: 1, problems: [`${name}: ${error instanceof Error ? error.message : error}`] });
     }
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    total.failed += 1;
-  } finally {
-    await cleanup?.();
-  }
-  console.log(`${total.passed} passed, ${total.failed} failed`);
+  };
+  const held: { cleanup?: () => Promise<void> } = {};
+  await part("stack", async () => {
+    const throwaway = await throwawayStack("test");
+    held.cleanup = keep ? () => throwaway.stack.stop() : throwaway.cleanup;
+    const { stack } = throwaway;
+    if (runPgTap) await part("pgTAP", () => pgTap(stack));
+    if (runDeno) await part("Deno tests", () => denoTests(stack, files, extra));
+    return none();
+  });
+  await part("stopping the stack", async () => {
+    await held.cleanup?.();
+    return none();
+  });
+  console.log("");
+  for (const problem of total.problems) console.log(`counted as failed: ${problem}`);
+  if (total.filtered > 0) console.log(`${total.filtered} Deno tests filtered out (--filter)`);
+  console.log(verdict(total));
   return total.failed === 0 && total.passed > 0 ? 0 : 1;
 }

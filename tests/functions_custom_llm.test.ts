@@ -508,7 +508,12 @@ Deno.test({
         }
         const third = await call(limits.url, NAME, { token: user.token, body: { prompt: "long please" } });
         assertError(third, 429, "token_budget_exceeded");
-        assert.deepEqual((third.body as Json).error.details, { budget: 100, used: 124 });
+        const { reset_at, ...details } = (third.body as Json).error.details;
+        assert.deepEqual(details, { budget: 100, used: 124 });
+        // Both calls just now: the budget frees up when the first leaves the 24 h window.
+        const retryAfter = Number(third.headers.get("retry-after"));
+        assert.ok(retryAfter > 80_000 && retryAfter <= 86_400, `Retry-After ${retryAfter}`);
+        assert.ok(new Date(reset_at).getTime() > Date.now());
         assert.equal(limited.inferenceRequests().length, 2);
         const other = await createUser(sql);
         assert.equal(

@@ -132,22 +132,47 @@ Deno.test({
         "a write soon after a wake-up sends none (debounce), yet is embedded by that wake-up's drain",
         async () => {
           await withoutCronWakeups(async () => {
-            const lastWake = async () =>
-              (await sql`select last_wake from ai.worker_wakeups where worker = ${NAME}`)[0].last_wake
-                .getTime();
-            const [first] =
-              await sql`insert into public.code_snippets (content) values ('let first = 1;') returning id`;
-            const woken = await lastWake();
-            await eventually(() => vectorOf(first.id), "the first vector");
-            const [second] =
-              await sql`insert into public.code_snippets (content) values ('let second = 2;') returning id`;
-            assert.equal(await lastWake(), woken, "the second insert sent no wake-up of its own");
-            const vector = await eventually(
-              () => vectorOf(second.id),
-              "the second vector (no cron, no wake-up)",
-              10_000,
-            );
-            assert.ok(cosine(vector, await embeddingOf("let second = 2;")) > 0.9999);
+            // The debounce, by the database's clock alone: the write is in the transaction that records a
+            // wake-up, so it is 0 s after it however slow this machine is. No request may be queued.
+            const requestSeq = async () =>
+              (await sql`select last_value::text as v from net.http_request_queue_id_seq`)[0].v;
+            const before = await requestSeq();
+            const [quiet] = await sql.begin(async (tx) => {
+              await tx`update ai.worker_wakeups set last_wake = now() where worker = ${NAME}`;
+              return await tx`insert into public.code_snippets (content) values ('let quiet = 0;') returning id`;
+            });
+            assert.equal(await requestSeq(), before, "a write within the debounce window sent no request");
+
+            // The drain a wake-up starts keeps watching the queue (EMBED_LINGER_MS) for such writes. Wait for
+            // the state this needs — the first vector is written and that drain has not ended — rather than
+            // for a time; a drain that ended before the second write (a slow machine) makes the attempt void.
+            for (let attempt = 1;; attempt++) {
+              await eventually(async () => {
+                const [{ due }] = await sql`select last_wake < now() - interval '2 seconds' as due
+                                            from ai.worker_wakeups where worker = ${NAME}`;
+                return due;
+              }, "the debounce window to pass");
+              const [{ woken }] = await sql`select now() as woken`;
+              const [first] = await sql`
+                insert into public.code_snippets (content) values (${`let first = ${attempt};`}) returning id`;
+              await eventually(() => vectorOf(first.id), "the first vector");
+              const [second] = await insertQuietly([`let second = ${attempt};`]);
+              const [{ written }] = await sql`select now() as written`;
+              const outcome = await eventually(async () => {
+                if (await vectorOf(second)) return "embedded";
+                const [{ ended }] = await sql`
+                  select exists (select from ai.worker_runs where worker = ${NAME} and started_at >= ${woken}
+                                 and finished_at < ${written}) as ended`;
+                return ended ? "void" : null;
+              }, "the second vector, or the drain's end");
+              if (outcome === "embedded") {
+                const vector = (await vectorOf(second))!;
+                assert.ok(cosine(vector, await embeddingOf(`let second = ${attempt};`)) > 0.9999);
+                break;
+              }
+              assert.ok(attempt < 5, "in 5 attempts the drain never lingered until the second write");
+            }
+            await eventually(() => vectorOf(quiet.id), "the debounced write's vector");
           });
         },
       );

@@ -45,6 +45,22 @@ Deno.test("the extensions the project needs are installed at the required versio
   }
 });
 
+Deno.test("no extension lives in public: pg_cron in pg_catalog, pg_net in extensions, as on hosted", async () => {
+  const sql = db();
+  try {
+    const rows = await sql`select e.extname, n.nspname from pg_extension e
+                           join pg_namespace n on n.oid = e.extnamespace order by 1`;
+    const schemaOf = Object.fromEntries(rows.map((r) => [r.extname, r.nspname]));
+    assert.deepEqual(rows.filter((r) => r.nspname === "public").map((r) => r.extname), []);
+    assert.equal(schemaOf.pg_cron, "pg_catalog");
+    assert.equal(schemaOf.vector, "extensions");
+    // The real pg_net when this PostgreSQL has it (the stand-in is a plain schema, not an extension).
+    if (schemaOf.pg_net) assert.equal(schemaOf.pg_net, "extensions");
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("every migration is applied once and tracked in supabase_migrations.schema_migrations", async () => {
   const sql = db();
   try {

@@ -99,23 +99,19 @@ Deno.test("diagnoseSnippet: .tsx file names parse JSX", () => {
   assert.ok(asTs.some((d) => d.code.startsWith("TS1")), "JSX in a .ts file is a syntax error");
 });
 
-Deno.test("diagnoseSnippet: lib files are cached and warm checks are fast", () => {
+Deno.test("diagnoseSnippet: lib files are cached, so warm checks parse none again", () => {
   diagnoseSnippet("export const warm = 1;\n");
   const cached = libCacheSize();
   assert.ok(cached >= 2, `lib cache holds ${cached} files`);
   const runs = 20;
-  const started = performance.now();
   for (let i = 0; i < runs; i++) {
     const diagnostics = diagnoseSnippet(
       `export const v${i}: number = "${i}";\nexport const ok = [${i}].map((n) => n * 2);\n`,
     );
     assert.equal(diagnostics.length, 1);
   }
-  const perSnippet = (performance.now() - started) / runs;
-  console.log(`warm diagnoseSnippet: ${perSnippet.toFixed(1)} ms per snippet (${cached} lib files cached)`);
   assert.equal(libCacheSize(), cached, "no lib file parsed again");
-  // Target is < 50 ms; the bound is loose so a slow CI machine does not flake.
-  assert.ok(perSnippet < 250, `${perSnippet} ms per snippet`);
+  // How fast a warm check is: bench/typescript.ts prints it (target < 50 ms a snippet).
 });
 
 Deno.test("diagnoseSnippet: lib files can come from a custom reader", () => {

@@ -3,6 +3,7 @@
 --
 --   roles       anon, authenticated, service_role (bypasses RLS), authenticator (the API's login role)
 --   schemas     extensions (where extensions live), auth (users + the JWT helpers), vault (secrets)
+--   pg_cron     in schema pg_catalog, as Supabase enables it (docs, "Cron → Install"), never in public
 --   grants      Supabase's defaults: the API roles may use public; RLS is what protects rows
 --   auth        auth.users, auth.uid(), auth.role(), auth.jwt(), auth.email() reading request.jwt.claims
 --   vault       vault.secrets, vault.decrypted_secrets, vault.create_secret(), vault.update_secret()
@@ -40,6 +41,10 @@ create schema if not exists extensions;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
+-- Where hosted Supabase creates pg_cron (`create extension pg_cron with schema pg_catalog`): not in public,
+-- which Supabase's advisor flags (lint "extension_in_public"). A migration's `create extension if not exists
+-- pg_cron` then finds it. (pg_net: stack/database.ts creates it in schema extensions.)
+create extension if not exists pg_cron with schema pg_catalog;
 
 grant usage on schema public to postgres, anon, authenticated, service_role;
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;

@@ -1,5 +1,6 @@
 -- LOCAL STAND-IN for the pg_net extension, used only when the real pg_net is not available
--- (stack/cli.ts installs the real extension instead whenever Postgres offers it).
+-- (stack/database.ts creates the real extension instead whenever Postgres offers it, and switches a database
+-- from one to the other, keeping its queued requests and responses).
 --
 -- Same SQL interface as pg_net 0.20: net.http_get / net.http_post / net.http_delete with pg_net's signatures
 -- and defaults return a request id at once; the request waits in net.http_request_queue; a worker outside the
@@ -7,6 +8,10 @@
 -- timeout_milliseconds, and records the outcome in net._http_response with pg_net's columns (status_code,
 -- content_type, headers, content, timed_out, error_msg, created). Like pg_net, nothing is sent before the
 -- calling transaction commits, and a rolled-back transaction sends nothing.
+--
+-- Each behaviour is taken from pg_net's own source (github.com/supabase/pg_net, v0.20.4): the functions and
+-- tables from sql/pg_net.sql, what the worker sends and records from src/core.c. tests/pg_net.test.ts checks
+-- them and cites the file for each.
 --
 -- Migrations never reference this file: they call the functions below exactly as they would call pg_net.
 
@@ -26,10 +31,13 @@ create unlogged table if not exists net.http_request_queue (
   id bigserial primary key,
   method net.http_method not null,
   url text not null,
-  headers jsonb not null,
+  headers jsonb,
   body bytea,
   timeout_milliseconds int not null
 );
+
+-- pg_net's column is nullable (a null headers argument is queued as is); older stand-ins had it not null.
+alter table net.http_request_queue alter column headers drop not null;
 
 create unlogged table if not exists net._http_response (
   id bigint,
@@ -112,7 +120,7 @@ declare
   request_id bigint;
 begin
   insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
-  values ('GET', net._encode_url_with_params(url, params), coalesce(headers, '{}'::jsonb), timeout_milliseconds)
+  values ('GET', net._encode_url_with_params(url, params), headers, timeout_milliseconds)
   returning id into request_id;
   return request_id;
 end
@@ -136,14 +144,14 @@ begin
   where lower(key) = 'content-type'
   limit 1;
 
+  -- As sql/pg_net.sql: a missing Content-Type is added (null headers stay null: null || jsonb is null), any
+  -- other than exactly application/json is refused. A null body is queued as none: the worker then POSTs an
+  -- empty body (src/core.c, CURLOPT_POSTFIELDSIZE 0).
   if content_type is null then
-    headers := coalesce(headers, '{}'::jsonb) || '{"Content-Type": "application/json"}'::jsonb;
-  elsif content_type <> 'application/json' then
-    raise exception 'Content-Type header must be "application/json"';
+    headers := headers || '{"Content-Type": "application/json"}'::jsonb;
   end if;
-
-  if body is null then
-    raise exception 'body must not be null';
+  if content_type <> 'application/json' then
+    raise exception 'Content-Type header must be "application/json"';
   end if;
 
   insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
@@ -167,8 +175,8 @@ declare
   request_id bigint;
 begin
   insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('DELETE', net._encode_url_with_params(url, params), coalesce(headers, '{}'::jsonb),
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
+  values ('DELETE', net._encode_url_with_params(url, params), headers, convert_to(body::text, 'UTF8'),
+          timeout_milliseconds)
   returning id into request_id;
   return request_id;
 end

@@ -35,20 +35,21 @@ export async function enforceRateLimit(caller: Caller, scope: string): Promise<v
   }
 }
 
-/** 429 when the caller has used their daily token budget (LLM_DAILY_TOKEN_BUDGET). */
+/** 429 with Retry-After (when enough usage has aged out of the 24 h window) past LLM_DAILY_TOKEN_BUDGET. */
 export async function enforceTokenBudget(caller: Caller): Promise<void> {
   const budget = intEnv("LLM_DAILY_TOKEN_BUDGET", 0);
   if (budget === 0 || caller.role === "service_role") return;
-  const [row] = await db()`select allowed, used from ai.token_budget(${caller.userId}, ${budget})`;
+  const [row] = await db()`
+    select allowed, used, ai.token_budget_resets_at(${caller.userId}, ${budget}) as reset_at
+    from ai.token_budget(${caller.userId}, ${budget})`;
   if (!row.allowed) {
+    const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
     throw new HttpError(
       429,
       "token_budget_exceeded",
-      `Daily token budget of ${budget} used (${row.used} tokens in 24 h).`,
-      {
-        budget,
-        used: Number(row.used),
-      },
+      `Daily token budget of ${budget} used (${row.used} tokens in 24 h). Retry in ${retryAfter} s.`,
+      { budget, used: Number(row.used), reset_at: row.reset_at },
+      { "retry-after": String(retryAfter) },
     );
   }
 }
