@@ -780,20 +780,30 @@ for (const setup of BOTH) {
   });
 }
 
-/** A server answering every POST with `body` as-is (status 200, the given content type). */
+/**
+ * A server answering every POST with `body` as-is (status 200, the given content type); `ports()` are
+ * the client ports the requests came from (one per connection).
+ */
 async function withRawServer(
   body: string,
   contentType: string,
-  fn: (baseURL: string, hits: () => number) => Promise<void>,
+  fn: (baseURL: string, hits: () => number, ports: () => number[]) => Promise<void>,
 ) {
-  let hits = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+  const ports: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req, info) => {
     await req.body?.cancel();
-    hits++;
-    return new Response(body, { headers: { "content-type": contentType } });
+    ports.push(info.remoteAddr.port);
+    // The body, then its end a moment later (as a provider's end follows its last event).
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body));
+        setTimeout(() => controller.close(), 0);
+      },
+    });
+    return new Response(stream, { headers: { "content-type": contentType } });
   });
   try {
-    await fn(`http://127.0.0.1:${server.addr.port}/v1`, () => hits);
+    await fn(`http://127.0.0.1:${server.addr.port}/v1`, () => ports.length, () => [...ports]);
   } finally {
     await server.shutdown();
   }
@@ -849,6 +859,30 @@ Deno.test("openai SSE: a mid-stream error frame with a numeric code (OpenRouter'
       },
     );
     assert.equal(textOf(received), "partial");
+  });
+});
+
+Deno.test("a stream read to its terminator leaves the connection to the next call (SSE and NDJSON)", async () => {
+  const sse = `data: ${sseChunk("one")}\n\ndata: [DONE]\n\n`;
+  await withRawServer(sse, "text/event-stream", async (baseURL, _, ports) => {
+    const llm = createLlm(rawConfig(baseURL));
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await drainLlmStream(await llm.stream({ messages: USER }))).text, "one");
+    }
+    assert.ok(new Set(ports()).size < 5, `5 streams, 5 connections: ports ${ports()}`);
+  });
+  const ndjson = JSON.stringify({ model: "m", message: { role: "assistant", content: "two" }, done: false }) +
+    "\n" + JSON.stringify({ model: "m", message: { role: "assistant", content: "" }, done: true }) + "\n";
+  await withRawServer(ndjson, "application/x-ndjson", async (baseURL, _, ports) => {
+    const llm = createLlm(
+      loadLlmConfig(
+        env({ LLM_PROVIDER: "ollama", OLLAMA_URL: baseURL.replace(/\/v1$/, ""), LLM_MODEL: "m" }),
+      )!,
+    );
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await drainLlmStream(await llm.stream({ messages: USER }))).text, "two");
+    }
+    assert.ok(new Set(ports()).size < 5, `5 streams, 5 connections: ports ${ports()}`);
   });
 });
 

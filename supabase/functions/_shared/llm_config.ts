@@ -525,6 +525,7 @@ export async function* readBodyLines(
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let finished = false;
+  let failed = false;
   try {
     while (true) {
       const next = await readWithDeadline(reader, options);
@@ -539,9 +540,35 @@ export async function* readBodyLines(
     }
     if (buffer.length > 0) yield buffer.endsWith("\r") ? buffer.slice(0, -1) : buffer;
     finished = true;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    if (!finished) await reader.cancel().catch(() => {});
+    if (!finished && (failed || buffer.trim() !== "" || !(await endsAtOnce(reader)))) {
+      await reader.cancel().catch(() => {});
+    }
     reader.releaseLock();
+  }
+}
+
+/** How long a consumer that stopped reading waits for the body's end before cancelling it. */
+const END_GRACE_MS = 50;
+
+/**
+ * Whether the body ends right away. A consumer usually stops at the protocol's terminator (`data:
+ * [DONE]`, `done: true`), which the body's end follows at once: reading that end, rather than
+ * cancelling the body, lets the HTTP connection be reused for the next call. A body with more to say,
+ * or silent past `END_GRACE_MS`, is then cancelled by the caller.
+ */
+async function endsAtOnce(reader: ReadableStreamDefaultReader<string>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      reader.read().then((next) => next.done === true, () => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), END_GRACE_MS)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
