@@ -93,7 +93,10 @@ function caller(baseURL: string): Caller {
   };
 }
 
-async function perCall(n: number, call: () => Promise<string>): Promise<{ p50: number; mean: number }> {
+async function perCall(
+  n: number,
+  call: () => Promise<string>,
+): Promise<{ p50: number; p90: number; mean: number }> {
   for (let i = 0; i < Math.min(30, n); i++) await call(); // warm-up: connections, JIT
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -103,7 +106,11 @@ async function perCall(n: number, call: () => Promise<string>): Promise<{ p50: n
     if (!text) throw new Error(`${client}: empty reply`);
   }
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(n / 2)], mean: times.reduce((a, b) => a + b, 0) / n };
+  return {
+    p50: times[Math.floor(n / 2)],
+    p90: times[Math.floor(n * 0.9)],
+    mean: times.reduce((a, b) => a + b, 0) / n,
+  };
 }
 
 const out: Record<string, unknown> = { client, importMs, heapMb };

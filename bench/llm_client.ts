@@ -2,7 +2,8 @@
 // it replaced: what each adds to a function's deploy bundle, the time to import it in a fresh process, and the
 // time per call against the local fake LLM server (JSON and SSE). Prints figures and ratios; never fails on one.
 //
-//   deno run -A bench/llm_client.ts [--calls=400] [--imports=7]      (or: deno task bench bench/llm_client.ts)
+//   deno run -A bench/llm_client.ts [--calls=400] [--imports=7] [--rounds=3]
+//   (or: deno task bench bench/llm_client.ts)
 //
 // Each measurement runs bench/_llm_client_child.ts in its own process (--no-lock: the SDK stays out of
 // deno.lock), one client at a time, alternating, against one fake server in this process.
@@ -15,6 +16,7 @@ const arg = (name: string, fallback: number) =>
   Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const CALLS = arg("calls", 400);
 const IMPORTS = arg("imports", 7);
+const ROUNDS = arg("rounds", 3);
 
 async function deno(args: string[]): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -83,11 +85,16 @@ console.log(
 );
 
 // --- import and calls --------------------------------------------------------------------------------
+interface Timing {
+  p50: number;
+  p90: number;
+  mean: number;
+}
 interface ChildResult {
   importMs: number;
   heapMb: number;
-  chat?: { p50: number; mean: number };
-  stream?: { p50: number; mean: number };
+  chat?: Timing;
+  stream?: Timing;
 }
 const child = async (client: "sdk" | "thin", extra: string[] = []): Promise<ChildResult> =>
   JSON.parse(
@@ -117,16 +124,24 @@ console.log(`  ratio        ${ratio(importSdk, importThin)}`);
 
 await using server = await startFakeLlmServer({ reply: "Add the missing property to the object literal." });
 const callArgs = [`--calls=${CALLS}`, `--base-url=${server.openaiBaseURL}`];
-const sdkCalls = await child("sdk", callArgs);
-const thinCalls = await child("thin", callArgs);
+const rounds: Record<"sdk" | "thin", ChildResult[]> = { sdk: [], thin: [] };
+for (let i = 0; i < ROUNDS; i++) {
+  for (const client of i % 2 ? ["thin", "sdk"] as const : ["sdk", "thin"] as const) {
+    rounds[client].push(await child(client, callArgs));
+  }
+}
+/** The median over the rounds of one statistic. */
+const stat = (client: "sdk" | "thin", kind: "chat" | "stream", key: keyof Timing) =>
+  median(rounds[client].map((r) => r[kind]![key]));
 console.log(
-  `\nper call against the fake server (${CALLS} JSON calls, ${Math.ceil(CALLS / 2)} streams; p50 / mean)`,
+  `\nper call against the fake server (${CALLS} JSON calls, ${Math.ceil(CALLS / 2)} streams per round; ` +
+    `p50 / p90 / mean, medians of ${ROUNDS} rounds)`,
 );
 for (const kind of ["chat", "stream"] as const) {
-  const s = sdkCalls[kind]!;
-  const t = thinCalls[kind]!;
+  const line = (client: "sdk" | "thin") =>
+    `${ms(stat(client, kind, "p50"))} / ${ms(stat(client, kind, "p90"))} / ${ms(stat(client, kind, "mean"))}`;
   console.log(
-    `  ${kind === "chat" ? "JSON  " : "stream"}  openai SDK ${ms(s.p50)} / ${ms(s.mean)}   ` +
-      `thin ${ms(t.p50)} / ${ms(t.mean)}   ratio (p50) ${ratio(s.p50, t.p50)}`,
+    `  ${kind === "chat" ? "JSON  " : "stream"}  openai SDK ${line("sdk")}   thin ${line("thin")}   ` +
+      `ratio (p50) ${ratio(stat("sdk", kind, "p50"), stat("thin", kind, "p50"))}`,
   );
 }

@@ -13,6 +13,7 @@ import {
   LlmError,
   loadLlmConfig,
   ModelNotAllowedError,
+  readBodyLines,
   resolveModel,
   sseFromLlmStream,
   toChatCompletion,
@@ -1067,6 +1068,25 @@ Deno.test("sseFromLlmStream: a client that goes away cancels the upstream stream
       await rejectsWith(stream.result(), (e) => assert.equal(e.kind, "aborted"));
     });
   }
+});
+
+Deno.test("readBodyLines: characters and line ends split across network chunks", async () => {
+  const bytes = new TextEncoder().encode("café ☕\r\nnaïve\n\nlast 🙂");
+  // cut inside "é", between "\r" and "\n", inside "ï" and inside the emoji
+  const cuts = [4, 10, 11, 15, bytes.length - 2];
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let from = 0;
+      for (const to of [...cuts, bytes.length]) {
+        controller.enqueue(bytes.slice(from, to));
+        from = to;
+      }
+      controller.close();
+    },
+  });
+  const lines: string[] = [];
+  for await (const line of readBodyLines(body, { provider: "ollama", idleTimeoutMs: 1000 })) lines.push(line);
+  assert.deepEqual(lines, ["café ☕", "naïve", "", "last 🙂"]);
 });
 
 Deno.test("backoffDelay: exponential from 0.5 s, capped at 8 s, up to 25 % jitter off", () => {

@@ -522,7 +522,8 @@ export async function* readBodyLines(
   body: ReadableStream<Uint8Array>,
   options: ReadLinesOptions,
 ): AsyncGenerator<string, void, undefined> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let buffer = "";
   let finished = false;
   let failed = false;
@@ -530,7 +531,7 @@ export async function* readBodyLines(
     while (true) {
       const next = await readWithDeadline(reader, options);
       if (next.done) break;
-      buffer += next.value;
+      buffer += decoder.decode(next.value, { stream: true });
       let newline: number;
       while ((newline = buffer.indexOf("\n")) >= 0) {
         const line = buffer.slice(0, newline);
@@ -538,12 +539,16 @@ export async function* readBodyLines(
         yield line.endsWith("\r") ? line.slice(0, -1) : line;
       }
     }
+    buffer += decoder.decode();
     if (buffer.length > 0) yield buffer.endsWith("\r") ? buffer.slice(0, -1) : buffer;
     finished = true;
   } catch (error) {
     failed = true;
     throw error;
   } finally {
+    // Stopped by the consumer, usually at the protocol's terminator (`data: [DONE]`, `done: true`),
+    // which the body's end follows at once: reading that end, rather than cancelling the body, lets the
+    // HTTP connection serve the next call (as the SDKs do, which read every body to its end).
     if (!finished && (failed || buffer.trim() !== "" || !(await endsAtOnce(reader)))) {
       await reader.cancel().catch(() => {});
     }
@@ -551,16 +556,11 @@ export async function* readBodyLines(
   }
 }
 
-/** How long a consumer that stopped reading waits for the body's end before cancelling it. */
+/** How long a body may take to end after its consumer stopped, before it is cancelled. */
 const END_GRACE_MS = 50;
 
-/**
- * Whether the body ends right away. A consumer usually stops at the protocol's terminator (`data:
- * [DONE]`, `done: true`), which the body's end follows at once: reading that end, rather than
- * cancelling the body, lets the HTTP connection be reused for the next call. A body with more to say,
- * or silent past `END_GRACE_MS`, is then cancelled by the caller.
- */
-async function endsAtOnce(reader: ReadableStreamDefaultReader<string>): Promise<boolean> {
+/** Whether the body ends within `END_GRACE_MS` without sending anything more. */
+async function endsAtOnce(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -573,9 +573,9 @@ async function endsAtOnce(reader: ReadableStreamDefaultReader<string>): Promise<
 }
 
 async function readWithDeadline(
-  reader: ReadableStreamDefaultReader<string>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
   options: ReadLinesOptions,
-): Promise<ReadableStreamReadResult<string>> {
+): Promise<ReadableStreamReadResult<Uint8Array>> {
   const { provider, idleTimeoutMs, deadline, signal } = options;
   if (signal?.aborted) throw abortedError(provider, signal);
   const leftMs = deadline ? deadline.at - performance.now() : Infinity;
