@@ -584,7 +584,7 @@ async function fixBenchmark(): Promise<void> {
           })),
       ],
       [
-        "LLM call to the fake (openai SDK, HTTP)",
+        "LLM call to the fake (fetch client, HTTP)",
         await timeIt(
           N,
           () =>

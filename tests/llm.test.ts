@@ -13,11 +13,12 @@ import {
   LlmError,
   loadLlmConfig,
   ModelNotAllowedError,
+  readBodyLines,
   resolveModel,
   sseFromLlmStream,
   toChatCompletion,
 } from "../supabase/functions/_shared/llm.ts";
-import { backoffDelay } from "../supabase/functions/_shared/llm_ollama.ts";
+import { backoffDelay } from "../supabase/functions/_shared/llm_http.ts";
 import { type FakeLlmServer, type FakeLlmServerOptions, startFakeLlmServer } from "./fakes/llm_server.ts";
 
 const KEY = "sk-test-123";
@@ -104,6 +105,7 @@ Deno.test("config: presets fill base URL, default model and the provider's key v
   assert.equal(openai.apiKeyEnv, "OPENAI_API_KEY");
   assert.equal(openai.timeoutMs, 60_000);
   assert.equal(openai.maxRetries, 2);
+  assert.equal(openai.totalTimeoutMs, 140_000, "under the hosted 150 s request limit");
 
   const groq = loadLlmConfig(env({ LLM_PROVIDER: "groq", GROQ_API_KEY: "g", LLM_API_KEY: "generic" }))!;
   assert.equal(groq.baseURL, "https://api.groq.com/openai/v1");
@@ -172,6 +174,18 @@ Deno.test("config: validation errors name the variable and the allowed values", 
     () => loadLlmConfig(env({ LLM_PROVIDER: "ollama", LLM_TIMEOUT_MS: "soon" })),
     (e: unknown) => e instanceof LlmConfigError && e.variable === "LLM_TIMEOUT_MS",
   );
+  for (const total of ["150001", "0", "2.5", "soon"]) {
+    assert.throws(
+      () => loadLlmConfig(env({ LLM_PROVIDER: "ollama", LLM_TOTAL_TIMEOUT_MS: total })),
+      (e: unknown) =>
+        e instanceof LlmConfigError && e.variable === "LLM_TOTAL_TIMEOUT_MS" && e.message.includes("150000"),
+      `LLM_TOTAL_TIMEOUT_MS=${total}`,
+    );
+  }
+  assert.equal(
+    loadLlmConfig(env({ LLM_PROVIDER: "ollama", LLM_TOTAL_TIMEOUT_MS: "150000" }))!.totalTimeoutMs,
+    150_000,
+  );
   assert.throws(
     () => loadLlmConfig(env({ LLM_PROVIDER: "ollama", OLLAMA_API: "grpc" })),
     (e: unknown) => e instanceof LlmConfigError && e.variable === "OLLAMA_API",
@@ -215,7 +229,7 @@ Deno.test("config: describeLlmConfig never contains the key", () => {
 // OpenAI-compatible
 // ---------------------------------------------------------------------------------------------------
 
-Deno.test("openai: non-streaming chat through the SDK, key sent as bearer, options passed", async () => {
+Deno.test("openai: non-streaming chat, key sent as bearer, options passed", async () => {
   await withServer({ reply: "Add an index on user_id.", apiKey: KEY }, async (server) => {
     const llm = createLlm(openaiConfig(server));
     const result = await llm.chat({ messages: USER, temperature: 0.2, top_p: 0.9, max_tokens: 50, seed: 7 });
@@ -483,11 +497,8 @@ for (const setup of BOTH) {
       assert.ok(times[1] - times[0] >= 350, `first wait ${times[1] - times[0]} ms`);
       assert.ok(times[2] - times[1] >= 700, `second wait ${times[2] - times[1]} ms`);
       assert.equal(error.toJSON().error.message, "CUDA out of memory");
-      if (setup.name === "openai-compatible") {
-        // the retries are the SDK's own
-        const counts = server.inferenceRequests().map((r) => r.headers["x-stainless-retry-count"]);
-        assert.deepEqual(counts, ["0", "1", "2"]);
-      }
+      const bodies = server.inferenceRequests().map((r) => r.rawBody);
+      assert.ok(bodies.every((b) => b === bodies[0]), "every retry sends the same request");
     });
   });
 
@@ -643,6 +654,323 @@ for (const setup of BOTH) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// HTTP details: headers, Retry-After variants, x-should-retry, error bodies
+// ---------------------------------------------------------------------------------------------------
+
+for (const setup of BOTH) {
+  const label = setup.name === "ollama" ? "Ollama" : "openai-compatible";
+
+  Deno.test(`${setup.name}: without a key no Authorization header, and the SDK's variables are ignored`, async () => {
+    const decoyHits: string[] = [];
+    const decoy = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+      decoyHits.push(req.url);
+      return new Response("decoy", { status: 500 });
+    });
+    const planted = {
+      OPENAI_API_KEY: "sk-from-the-environment",
+      OPENAI_BASE_URL: `http://127.0.0.1:${decoy.addr.port}/v1`,
+      OPENAI_ORG_ID: "org-planted",
+      OPENAI_PROJECT_ID: "proj-planted",
+    };
+    const before = Object.fromEntries(Object.keys(planted).map((k) => [k, Deno.env.get(k)]));
+    try {
+      for (const [k, v] of Object.entries(planted)) Deno.env.set(k, v);
+      await withServer({}, async (server) => {
+        const llm = createLlm(setup.config(server, { LLM_API_KEY: "" }));
+        await llm.chat({ messages: USER });
+        await drainLlmStream(await llm.stream({ messages: USER }));
+        const requests = server.inferenceRequests();
+        assert.equal(requests.length, 2);
+        for (const request of requests) {
+          assert.equal(request.headers.authorization, undefined);
+          const names = Object.keys(request.headers);
+          assert.deepEqual(names.filter((n) => /^(openai-|x-stainless)/.test(n)), [], names.join(", "));
+          assert.ok(!JSON.stringify(request.headers).includes("planted"));
+          assert.ok(!JSON.stringify(request.headers).includes("sk-from-the-environment"));
+        }
+      });
+      assert.deepEqual(decoyHits, [], "OPENAI_BASE_URL must not redirect anything");
+    } finally {
+      for (const [k, v] of Object.entries(before)) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+      await decoy.shutdown();
+    }
+  });
+
+  Deno.test(`${setup.name}: a configured key is sent as Bearer on every attempt, JSON and stream`, async () => {
+    await withServer({ apiKey: KEY, reply: "keyed" }, async (server) => {
+      const llm = createLlm(setup.config(server, { LLM_API_KEY: KEY }));
+      server.failNext({ status: 503, retryAfter: 0 });
+      assert.equal((await llm.chat({ messages: USER })).text, "keyed");
+      server.failNext({ status: 503, retryAfter: 0 });
+      assert.equal((await drainLlmStream(await llm.stream({ messages: USER }))).text, "keyed");
+      const auth = server.inferenceRequests().map((r) => r.headers.authorization);
+      assert.deepEqual(auth, Array(4).fill(`Bearer ${KEY}`));
+    });
+  });
+
+  Deno.test(`${setup.name}: retry-after-ms is obeyed, and before Retry-After`, async () => {
+    await withServer({}, async (server) => {
+      server.failNext({ status: 429, headers: { "retry-after-ms": "600" } });
+      await createLlm(setup.config(server)).chat({ messages: USER });
+      const [first, second] = server.inferenceRequests().map((r) => r.at);
+      assert.ok(second - first >= 550, `waited ${second - first} ms, expected about 600`);
+
+      // Retry-After: 30 would not fit the 5 s deadline, so only retry-after-ms lets this succeed.
+      server.reset().failNext({ status: 429, retryAfter: 30, headers: { "retry-after-ms": "10" } });
+      await createLlm(setup.config(server, { LLM_TOTAL_TIMEOUT_MS: "5000" })).chat({ messages: USER });
+      assert.equal(server.inferenceRequests().length, 2);
+    });
+  });
+
+  Deno.test(`${setup.name}: a Retry-After over 60 s falls back to the backoff`, async () => {
+    await withServer({ reply: "after backoff" }, async (server) => {
+      server.failNext({ status: 429, retryAfter: 120 });
+      // Obeying 120 s would not fit the 5 s deadline: the call would fail with the 429.
+      const llm = createLlm(setup.config(server, { LLM_TOTAL_TIMEOUT_MS: "5000" }));
+      assert.equal((await llm.chat({ messages: USER })).text, "after backoff");
+      assert.equal(server.inferenceRequests().length, 2);
+    });
+  });
+
+  Deno.test(`${setup.name}: x-should-retry overrides the status rule both ways`, async () => {
+    await withServer({ reply: "retried" }, async (server) => {
+      const llm = createLlm(setup.config(server));
+      server.failNext({ status: 400, retryAfter: 0, headers: { "x-should-retry": "true" } });
+      assert.equal((await llm.chat({ messages: USER })).text, "retried");
+      assert.equal(server.inferenceRequests().length, 2);
+
+      server.reset().failNext({
+        status: 503,
+        message: "not this time",
+        headers: { "x-should-retry": "false" },
+      });
+      await rejectsWith(llm.chat({ messages: USER }), (e) => {
+        assert.equal(e.status, 503);
+        assert.equal(e.retryable, false);
+        assert.equal(e.message, "not this time");
+      });
+      assert.equal(server.inferenceRequests().length, 1);
+    });
+  });
+
+  Deno.test(`${setup.name}: a non-JSON error body is the reason; an empty one names the status`, async () => {
+    await withServer({}, async (server) => {
+      server.failNext({
+        status: 502,
+        rawBody: "<html><body>502 Bad Gateway (proxy)</body></html>",
+        times: 3,
+      });
+      await rejectsWith(createLlm(setup.config(server)).chat({ messages: USER }), (e) => {
+        assert.equal(e.kind, "upstream");
+        assert.equal(e.status, 502);
+        assert.equal(e.retryable, true);
+        assert.match(e.message, /502 Bad Gateway \(proxy\)/);
+      });
+      assert.equal(server.inferenceRequests().length, 3);
+
+      server.reset().failNext({ status: 500, rawBody: "" });
+      const llm = createLlm(setup.config(server, { LLM_MAX_RETRIES: "0" }));
+      await rejectsWith(llm.chat({ messages: USER }), (e) => {
+        assert.equal(e.status, 500);
+        assert.equal(e.message, `${label} answered HTTP 500`);
+      });
+    });
+  });
+}
+
+/**
+ * A server answering every POST with `body` as-is (status 200, the given content type); `ports()` are
+ * the client ports the requests came from (one per connection).
+ */
+async function withRawServer(
+  body: string,
+  contentType: string,
+  fn: (baseURL: string, hits: () => number, ports: () => number[]) => Promise<void>,
+) {
+  const ports: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req, info) => {
+    await req.body?.cancel();
+    ports.push(info.remoteAddr.port);
+    // The body, then its end a moment later (as a provider's end follows its last event).
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body));
+        setTimeout(() => controller.close(), 0);
+      },
+    });
+    return new Response(stream, { headers: { "content-type": contentType } });
+  });
+  try {
+    await fn(`http://127.0.0.1:${server.addr.port}/v1`, () => ports.length, () => [...ports]);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+function rawConfig(baseURL: string): LlmConfig {
+  return loadLlmConfig(env({
+    LLM_PROVIDER: "openai-compatible",
+    LLM_BASE_URL: baseURL,
+    LLM_MODEL: "m",
+    LLM_TIMEOUT_MS: "3000",
+  }))!;
+}
+
+const sseChunk = (content: string) =>
+  JSON.stringify({
+    id: "chatcmpl-raw",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "m",
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  });
+
+Deno.test("openai SSE: keep-alive comments, CRLF, data: without a space, multi-line data, [DONE] at EOF", async () => {
+  const [head, tail] = [sseChunk("Hello"), sseChunk(" world")];
+  const split = tail.indexOf(",");
+  const body = ": OPENROUTER PROCESSING\r\n\r\n" +
+    `event: message\r\ndata:${head}\r\n\r\n` +
+    `data: ${tail.slice(0, split + 1)}\ndata: ${tail.slice(split + 1)}\n\n` +
+    ": keep-alive\n\n" +
+    "data: [DONE]"; // no blank line after the last event
+  await withRawServer(body, "text/event-stream", async (baseURL) => {
+    const result = await drainLlmStream(await createLlm(rawConfig(baseURL)).stream({ messages: USER }));
+    assert.equal(result.text, "Hello world");
+  });
+});
+
+Deno.test("openai SSE: a mid-stream error frame with a numeric code (OpenRouter's shape) keeps that status", async () => {
+  const body = `data: ${sseChunk("partial")}\n\n` +
+    `data: ${JSON.stringify({ error: { code: 429, message: "Provider returned error" } })}\n\n` +
+    "data: [DONE]\n\n";
+  await withRawServer(body, "text/event-stream", async (baseURL) => {
+    const stream = await createLlm(rawConfig(baseURL)).stream({ messages: USER });
+    const received: ChatCompletionChunk[] = [];
+    await rejectsWith(
+      (async () => {
+        for await (const chunk of stream) received.push(chunk);
+      })(),
+      (e) => {
+        assert.equal(e.kind, "upstream");
+        assert.equal(e.status, 429);
+        assert.equal(e.message, "Provider returned error");
+      },
+    );
+    assert.equal(textOf(received), "partial");
+  });
+});
+
+Deno.test("a stream read to its terminator leaves the connection to the next call (SSE and NDJSON)", async () => {
+  const sse = `data: ${sseChunk("one")}\n\ndata: [DONE]\n\n`;
+  await withRawServer(sse, "text/event-stream", async (baseURL, _, ports) => {
+    const llm = createLlm(rawConfig(baseURL));
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await drainLlmStream(await llm.stream({ messages: USER }))).text, "one");
+    }
+    assert.ok(new Set(ports()).size < 5, `5 streams, 5 connections: ports ${ports()}`);
+  });
+  const ndjson = JSON.stringify({ model: "m", message: { role: "assistant", content: "two" }, done: false }) +
+    "\n" + JSON.stringify({ model: "m", message: { role: "assistant", content: "" }, done: true }) + "\n";
+  await withRawServer(ndjson, "application/x-ndjson", async (baseURL, _, ports) => {
+    const llm = createLlm(
+      loadLlmConfig(
+        env({ LLM_PROVIDER: "ollama", OLLAMA_URL: baseURL.replace(/\/v1$/, ""), LLM_MODEL: "m" }),
+      )!,
+    );
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await drainLlmStream(await llm.stream({ messages: USER }))).text, "two");
+    }
+    assert.ok(new Set(ports()).size < 5, `5 streams, 5 connections: ports ${ports()}`);
+  });
+});
+
+Deno.test("openai JSON: a 200 answer that is not JSON is an upstream error, not retried", async () => {
+  await withRawServer("<html>captive portal</html>", "text/html", async (baseURL, hits) => {
+    await rejectsWith(createLlm(rawConfig(baseURL)).chat({ messages: USER }), (e) => {
+      assert.equal(e.kind, "upstream");
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /^unreadable answer from openai-compatible/);
+    });
+    assert.equal(hits(), 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The deadline of a whole call (LLM_TOTAL_TIMEOUT_MS)
+// ---------------------------------------------------------------------------------------------------
+
+for (const setup of BOTH) {
+  Deno.test(`${setup.name}: a provider that stalls every attempt: no retry starts that the deadline cannot fit`, async () => {
+    await withServer({}, async (server) => {
+      server.stallNext({ ms: 10_000, times: 20 });
+      const llm = createLlm(
+        setup.config(server, { LLM_TIMEOUT_MS: "200", LLM_MAX_RETRIES: "10", LLM_TOTAL_TIMEOUT_MS: "1500" }),
+      );
+      await rejectsWith(llm.chat({ messages: USER }), (e) => {
+        assert.equal(e.kind, "timeout");
+        assert.equal(e.httpStatus, 504);
+        assert.match(e.message, /did not answer within 200 ms \(attempt 2 of 11\)/);
+      });
+      // attempt 1 (200 ms), a wait of 375-500 ms, attempt 2 (200 ms): from then on the next wait
+      // (750-1000 ms) would pass the 1500 ms deadline, so 9 of the 11 allowed attempts never start.
+      assert.equal(server.inferenceRequests().length, 2);
+    });
+  });
+
+  Deno.test(`${setup.name}: an attempt gets no more than the time left of LLM_TOTAL_TIMEOUT_MS`, async () => {
+    await withServer({ reply: "too late" }, async (server) => {
+      server.stallNext({ ms: 4_000 }); // answers after 4 s: within LLM_TIMEOUT_MS, past the deadline
+      const llm = createLlm(setup.config(server, { LLM_TIMEOUT_MS: "60000", LLM_TOTAL_TIMEOUT_MS: "500" }));
+      await rejectsWith(llm.chat({ messages: USER }), (e) => {
+        assert.equal(e.kind, "timeout");
+        assert.equal(e.retryable, true);
+        assert.match(e.message, /LLM_TOTAL_TIMEOUT_MS/);
+      });
+      assert.equal(server.inferenceRequests().length, 1, "no retry: nothing was left of the deadline");
+
+      server.reset().stallNext({ ms: 4_000 });
+      await rejectsWith(llm.stream({ messages: USER }), (e) => assert.equal(e.kind, "timeout"));
+      assert.equal(server.inferenceRequests().length, 1);
+    });
+  });
+
+  Deno.test(`${setup.name}: a Retry-After longer than the time left ends the call with the 429`, async () => {
+    await withServer({}, async (server) => {
+      server.failNext({ status: 429, retryAfter: 5, message: "slow down" });
+      const llm = createLlm(setup.config(server, { LLM_TOTAL_TIMEOUT_MS: "1000" }));
+      await rejectsWith(llm.chat({ messages: USER }), (e) => {
+        assert.equal(e.status, 429);
+        assert.equal(e.httpStatus, 429);
+        assert.equal(e.retryAfterMs, 5000, "passed on so the function can answer Retry-After");
+        assert.equal(e.message, "slow down");
+      });
+      assert.equal(server.inferenceRequests().length, 1);
+    });
+  });
+
+  Deno.test(`${setup.name}: a stream still flowing at the deadline ends with a timeout`, async () => {
+    await withServer({ reply: Array(40).fill("word").join(" "), chunkDelayMs: 100 }, async (server) => {
+      const llm = createLlm(setup.config(server, { LLM_TIMEOUT_MS: "3000", LLM_TOTAL_TIMEOUT_MS: "800" }));
+      const stream = await llm.stream({ messages: USER });
+      const received: ChatCompletionChunk[] = [];
+      await rejectsWith(
+        (async () => {
+          for await (const chunk of stream) received.push(chunk);
+        })(),
+        (e) => {
+          assert.equal(e.kind, "timeout");
+          assert.equal(e.httpStatus, 504);
+          assert.match(e.message, /deadline of 800 ms \(LLM_TOTAL_TIMEOUT_MS\) while streaming/);
+        },
+      );
+      assert.ok(received.length >= 1, "the chunks before the deadline were delivered");
+      assert.ok(!received.some((c) => c.usage), "no usage: it never finished");
+      await rejectsWith(stream.result(), (e) => assert.equal(e.kind, "timeout"));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Inputs a caller controls
 // ---------------------------------------------------------------------------------------------------
 
@@ -737,6 +1065,25 @@ Deno.test("sseFromLlmStream: a client that goes away cancels the upstream stream
       await rejectsWith(stream.result(), (e) => assert.equal(e.kind, "aborted"));
     });
   }
+});
+
+Deno.test("readBodyLines: characters and line ends split across network chunks", async () => {
+  const bytes = new TextEncoder().encode("café ☕\r\nnaïve\n\nlast 🙂");
+  // cut inside "é", between "\r" and "\n", inside "ï" and inside the emoji
+  const cuts = [4, 10, 11, 15, bytes.length - 2];
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let from = 0;
+      for (const to of [...cuts, bytes.length]) {
+        controller.enqueue(bytes.slice(from, to));
+        from = to;
+      }
+      controller.close();
+    },
+  });
+  const lines: string[] = [];
+  for await (const line of readBodyLines(body, { provider: "ollama", idleTimeoutMs: 1000 })) lines.push(line);
+  assert.deepEqual(lines, ["café ☕", "naïve", "", "last 🙂"]);
 });
 
 Deno.test("backoffDelay: exponential from 0.5 s, capped at 8 s, up to 25 % jitter off", () => {

@@ -33,7 +33,7 @@ import {
   resolveModel,
   type SamplingOptions,
 } from "./llm_config.ts";
-import { createOpenAiClient, openaiChat, openaiChatStream } from "./llm_openai.ts";
+import { openaiChat, openaiChatStream } from "./llm_openai.ts";
 import { ollamaChat, ollamaChatStream, ollamaGenerate, ollamaGenerateStream } from "./llm_ollama.ts";
 
 export * from "./llm_config.ts";
@@ -132,7 +132,7 @@ function generateAsChat(req: GenerateRequest & { model: string }): ChatRequest &
 
 /** Builds the client for a loaded configuration. */
 export function createLlm(config: LlmConfig): Llm {
-  const openai = config.kind === "openai" ? createOpenAiClient(config) : null;
+  const openai = config.kind === "openai";
 
   /** Opens a stream with a signal of our own too, so `cancel()` can stop it even mid-read. */
   const openStream = async <R extends { model: string; signal?: AbortSignal }>(
@@ -160,26 +160,24 @@ export function createLlm(config: LlmConfig): Llm {
     resolveModel: (requested) => resolveModel(config, requested),
     async chat(req) {
       const clean = cleanChat(config, req);
-      return openai ? await openaiChat(openai, config, clean) : await ollamaChat(config, clean);
+      return openai ? await openaiChat(config, clean) : await ollamaChat(config, clean);
     },
     async stream(req) {
       const clean = cleanChat(config, req);
       return await openStream(
         clean,
-        (r) => openai ? openaiChatStream(openai, config, r) : ollamaChatStream(config, r),
+        (r) => openai ? openaiChatStream(config, r) : ollamaChatStream(config, r),
       );
     },
     async generate(req) {
       const clean = cleanGenerate(config, req);
-      return openai
-        ? await openaiChat(openai, config, generateAsChat(clean))
-        : await ollamaGenerate(config, clean);
+      return openai ? await openaiChat(config, generateAsChat(clean)) : await ollamaGenerate(config, clean);
     },
     async generateStream(req) {
       const clean = cleanGenerate(config, req);
       return await openStream(
         clean,
-        (r) => openai ? openaiChatStream(openai, config, generateAsChat(r)) : ollamaGenerateStream(config, r),
+        (r) => openai ? openaiChatStream(config, generateAsChat(r)) : ollamaGenerateStream(config, r),
       );
     },
   };

@@ -6,32 +6,32 @@
  *   llm_config.ts  provider presets, `loadLlmConfig`, `resolveModel`, and the types and errors that
  *                  every adapter shares (`LlmError`, `LlmResult`, ...), plus the body line reader that
  *                  gives streams their `timeout` / `stream_interrupted` semantics
- *   llm_openai.ts  OpenAI-compatible providers through the `openai` SDK
- *   llm_ollama.ts  Ollama's native API through fetch
+ *   llm_http.ts    one JSON POST with timeout, retries and backoff, HTTP errors as `LlmError`
+ *   llm_openai.ts  OpenAI-compatible providers (`/chat/completions`, JSON and SSE) over llm_http.ts
+ *   llm_ollama.ts  Ollama's native API (`/api/chat`, `/api/generate`, JSON and NDJSON) over llm_http.ts
  *   llm.ts         `createLlm`: the one interface callers use (re-exports everything here)
  *
  * Configuration comes only from the environment of the edge functions:
  *
- * | variable             | meaning                                                                  |
- * | -------------------- | ------------------------------------------------------------------------ |
- * | `LLM_PROVIDER`       | `ollama`, `openai`, `xai`, `groq`, `openrouter` or `openai-compatible`;  |
- * |                      | unset: no LLM configured (`loadLlmConfig` returns null)                  |
- * | `LLM_BASE_URL`       | base URL; required for `openai-compatible`, overrides a preset's         |
- * | `LLM_API_KEY`        | key, else the provider's usual variable (`OPENAI_API_KEY`, ...)          |
- * | `LLM_MODEL`          | default model (preset's default when unset)                              |
- * | `LLM_ALLOWED_MODELS` | comma list a caller may choose from (the default model is always in it)  |
- * | `LLM_TIMEOUT_MS`     | per-attempt timeout, and idle timeout between stream chunks (60000)      |
- * | `LLM_MAX_RETRIES`    | retries on 408/409/429/5xx, timeouts and connection errors (2)           |
- * | `OLLAMA_URL`         | Ollama base URL (`http://localhost:11434`)                               |
- * | `OLLAMA_API`         | `native` (/api/chat) or `openai` (Ollama's /v1); default `native`, or    |
- * |                      | `openai` when `LLM_BASE_URL` ends in `/v1`                               |
+ * | variable               | meaning                                                                  |
+ * | ---------------------- | ------------------------------------------------------------------------ |
+ * | `LLM_PROVIDER`         | `ollama`, `openai`, `xai`, `groq`, `openrouter` or `openai-compatible`;  |
+ * |                        | unset: no LLM configured (`loadLlmConfig` returns null)                  |
+ * | `LLM_BASE_URL`         | base URL; required for `openai-compatible`, overrides a preset's         |
+ * | `LLM_API_KEY`          | key, else the provider's usual variable (`OPENAI_API_KEY`, ...)          |
+ * | `LLM_MODEL`            | default model (preset's default when unset)                              |
+ * | `LLM_ALLOWED_MODELS`   | comma list a caller may choose from (the default model is always in it)  |
+ * | `LLM_TIMEOUT_MS`       | per-attempt timeout, and idle timeout between stream chunks (60000)      |
+ * | `LLM_MAX_RETRIES`      | retries on 408/409/429/5xx, timeouts and connection errors (2)           |
+ * | `LLM_TOTAL_TIMEOUT_MS` | deadline of one whole call: attempts, waits between them, a stream's     |
+ * |                        | body (140000, at most 150000: hosted requests end at 150 s); each        |
+ * |                        | attempt gets `min(LLM_TIMEOUT_MS, time left)`                            |
+ * | `OLLAMA_URL`           | Ollama base URL (`http://localhost:11434`)                               |
+ * | `OLLAMA_API`           | `native` (/api/chat) or `openai` (Ollama's /v1); default `native`, or    |
+ * |                        | `openai` when `LLM_BASE_URL` ends in `/v1`                               |
  *
  * Keys and URLs are never taken from a request: a caller may only pick a model among the allowed ones.
  */
-
-import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-
-export type { ChatCompletionChunk };
 
 // ---------------------------------------------------------------------------------------------------
 // Provider presets
@@ -61,6 +61,9 @@ export interface ProviderPreset {
 export const DEFAULT_OLLAMA_URL = "http://localhost:11434";
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_RETRIES = 2;
+/** Fits the hosted Edge Runtime's 150 s request limit with room to answer and record the call. */
+export const DEFAULT_TOTAL_TIMEOUT_MS = 140_000;
+export const MAX_TOTAL_TIMEOUT_MS = 150_000;
 
 export const PROVIDER_PRESETS: Readonly<Record<LlmProvider, ProviderPreset>> = {
   openai: {
@@ -133,6 +136,11 @@ export interface LlmConfig {
   readonly timeoutMs: number;
   /** Retries after the first attempt for retryable failures. */
   readonly maxRetries: number;
+  /**
+   * Deadline of one whole call, retries, waits and a stream's body included; each attempt gets
+   * `min(timeoutMs, time left)`.
+   */
+  readonly totalTimeoutMs: number;
 }
 
 /** Anything with `get(name)`: `Deno.env`, a `Map`, ... */
@@ -274,6 +282,13 @@ export function loadLlmConfig(env: EnvSource = Deno.env): LlmConfig | null {
     allowedModels,
     timeoutMs: readInteger(env, "LLM_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     maxRetries: readInteger(env, "LLM_MAX_RETRIES", DEFAULT_MAX_RETRIES, 0, 10),
+    totalTimeoutMs: readInteger(
+      env,
+      "LLM_TOTAL_TIMEOUT_MS",
+      DEFAULT_TOTAL_TIMEOUT_MS,
+      1,
+      MAX_TOTAL_TIMEOUT_MS,
+    ),
   };
 }
 
@@ -342,6 +357,38 @@ export interface LlmUsage {
 
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "function_call";
 
+/**
+ * An OpenAI `chat.completion.chunk`: what streams yield, whatever the provider (Ollama's NDJSON is
+ * mapped to it). Only the fields this project reads or writes are typed; an OpenAI-compatible
+ * provider's chunk is passed on as it came, extra fields included.
+ */
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  /** Unix seconds. */
+  created: number;
+  model: string;
+  /** Empty in the final usage chunk. */
+  choices: ChatCompletionChunkChoice[];
+  /** Set in the last chunk (OpenAI-kind: when `stream_options.include_usage` was asked). */
+  usage?: LlmUsage | null;
+  system_fingerprint?: string;
+}
+
+export interface ChatCompletionChunkChoice {
+  index: number;
+  delta: ChatCompletionDelta;
+  finish_reason: FinishReason | null;
+  logprobs?: unknown;
+}
+
+/** The increment of one choice: the role in the first chunk, then pieces of content. */
+export interface ChatCompletionDelta {
+  role?: "system" | "user" | "assistant" | "developer" | "tool";
+  content?: string | null;
+  refusal?: string | null;
+}
+
 export interface LlmResult {
   text: string;
   model: string;
@@ -366,7 +413,8 @@ export interface LlmResult {
 
 /**
  * - `upstream`: the provider answered with an error (status set when it was an HTTP error)
- * - `timeout`: no answer (or no stream data) within `LLM_TIMEOUT_MS`
+ * - `timeout`: no answer (or no stream data) within `LLM_TIMEOUT_MS`, or the call passed
+ *   `LLM_TOTAL_TIMEOUT_MS`
  * - `connection`: the provider could not be reached
  * - `stream_interrupted`: a stream ended before its terminator (`[DONE]` / `done: true`)
  * - `aborted`: the caller's signal cancelled the request
@@ -455,6 +503,11 @@ export interface ReadLinesOptions {
   provider: LlmProvider;
   /** Longest silence tolerated between two reads; exceeded: `LlmError` kind `timeout`. */
   idleTimeoutMs: number;
+  /**
+   * The call's deadline (`performance.now()` value) and its length for messages: reached while
+   * reading, the stream ends with `LlmError` kind `timeout`, even when data was still coming.
+   */
+  deadline?: { at: number; totalTimeoutMs: number };
   /** The caller's signal; aborted: `LlmError` kind `aborted`. */
   signal?: AbortSignal;
 }
@@ -469,15 +522,16 @@ export async function* readBodyLines(
   body: ReadableStream<Uint8Array>,
   options: ReadLinesOptions,
 ): AsyncGenerator<string, void, undefined> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  const { provider, idleTimeoutMs, signal } = options;
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let buffer = "";
   let finished = false;
+  let failed = false;
   try {
     while (true) {
-      const next = await readWithDeadline(reader, idleTimeoutMs, signal, provider);
+      const next = await readWithDeadline(reader, options);
       if (next.done) break;
-      buffer += next.value;
+      buffer += decoder.decode(next.value, { stream: true });
       let newline: number;
       while ((newline = buffer.indexOf("\n")) >= 0) {
         const line = buffer.slice(0, newline);
@@ -485,33 +539,66 @@ export async function* readBodyLines(
         yield line.endsWith("\r") ? line.slice(0, -1) : line;
       }
     }
+    buffer += decoder.decode();
     if (buffer.length > 0) yield buffer.endsWith("\r") ? buffer.slice(0, -1) : buffer;
     finished = true;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    if (!finished) await reader.cancel().catch(() => {});
+    // Stopped by the consumer, usually at the protocol's terminator (`data: [DONE]`, `done: true`),
+    // which the body's end follows at once: reading that end, rather than cancelling the body, lets the
+    // HTTP connection serve the next call (as the SDKs do, which read every body to its end).
+    if (!finished && (failed || buffer.trim() !== "" || !(await endsAtOnce(reader)))) {
+      await reader.cancel().catch(() => {});
+    }
     reader.releaseLock();
   }
 }
 
+/** How long a body may take to end after its consumer stopped, before it is cancelled. */
+const END_GRACE_MS = 50;
+
+/** Whether the body ends within `END_GRACE_MS` without sending anything more. */
+async function endsAtOnce(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      reader.read().then((next) => next.done === true, () => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), END_GRACE_MS)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function readWithDeadline(
-  reader: ReadableStreamDefaultReader<string>,
-  idleTimeoutMs: number,
-  signal: AbortSignal | undefined,
-  provider: LlmProvider,
-): Promise<ReadableStreamReadResult<string>> {
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  options: ReadLinesOptions,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  const { provider, idleTimeoutMs, deadline, signal } = options;
   if (signal?.aborted) throw abortedError(provider, signal);
+  const leftMs = deadline ? deadline.at - performance.now() : Infinity;
+  const deadlineError = () =>
+    new LlmError(
+      `the call reached its deadline of ${deadline?.totalTimeoutMs} ms (LLM_TOTAL_TIMEOUT_MS) while streaming`,
+      { kind: "timeout", provider, retryable: false },
+    );
+  if (leftMs <= 0) throw deadlineError();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       reject(
-        new LlmError(`no data from the provider for ${idleTimeoutMs} ms while streaming`, {
-          kind: "timeout",
-          provider,
-          retryable: true,
-        }),
+        leftMs < idleTimeoutMs
+          ? deadlineError()
+          : new LlmError(`no data from the provider for ${idleTimeoutMs} ms while streaming`, {
+            kind: "timeout",
+            provider,
+            retryable: true,
+          }),
       );
-    }, idleTimeoutMs);
+    }, Math.min(idleTimeoutMs, leftMs));
     if (signal) {
       onAbort = () => reject(abortedError(provider, signal));
       signal.addEventListener("abort", onAbort, { once: true });

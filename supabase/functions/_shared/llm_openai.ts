@@ -1,64 +1,87 @@
 /**
  * OpenAI-compatible providers (OpenAI, xAI, Groq, OpenRouter, Ollama's /v1, any `openai-compatible`
- * server) through the `openai` SDK.
+ * server): `POST {baseURL}/chat/completions` over llm_http.ts, JSON or SSE.
  *
- * The SDK does the request work: `baseURL`, the per-attempt `timeout`, and `maxRetries` with its
- * backoff (0.5 s doubling up to 8 s, 25 % jitter; `retry-after-ms` / `Retry-After` up to 60 s are
- * obeyed) on 408/409/429/5xx, timeouts and connection errors.
+ * A thin client instead of the `openai` SDK (whose npm folder alone would outgrow the hosted 20 MB
+ * bundle). It keeps what the SDK did for us: the per-attempt timeout, retries on 408/409/429/5xx,
+ * timeouts and connection errors with backoff (0.5 s doubling up to 8 s, 25 % jitter) or the
+ * upstream's `retry-after-ms` / `Retry-After` (up to 60 s), `x-should-retry`, and the provider's own
+ * reason (`{"error": {"message"}}`) as the error message. Nothing is read from the environment (no
+ * `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, ...): the base URL and the key come from the configuration, and
+ * without a key no Authorization header is sent. The whole call, retries included, ends by
+ * `LLM_TOTAL_TIMEOUT_MS`.
  *
- * Streams are requested through the SDK (so opening them is retried the same way) but their SSE body
- * is parsed here: the SDK's own `Stream` treats a body that ends without `data: [DONE]` as a normal
- * end, while we must report it as `stream_interrupted`.
+ * Streams ask for `stream_options: {include_usage: true}`, so the last chunk before `[DONE]` carries
+ * `usage`; a body that ends without `data: [DONE]` is `stream_interrupted`, an error frame
+ * (`data: {"error": ...}`) throws the provider's message.
  */
 
-import OpenAI from "openai";
-import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import {
-  abortedError,
   type ChatCompletionChunk,
   type ChatRequest,
-  errorText,
   type FinishReason,
-  isRetryableStatus,
   type LlmConfig,
   LlmError,
   type LlmProvider,
   type LlmResult,
-  parseRetryAfter,
+  type LlmUsage,
   readBodyLines,
 } from "./llm_config.ts";
+import { type Attempt, callDeadline, type HttpTarget, postJson, postStream } from "./llm_http.ts";
 
-export type OpenAiTarget = Pick<LlmConfig, "provider" | "baseURL" | "apiKey" | "timeoutMs" | "maxRetries">;
+export type OpenAiTarget = Pick<
+  LlmConfig,
+  "provider" | "baseURL" | "apiKey" | "timeoutMs" | "maxRetries" | "totalTimeoutMs"
+>;
 
 /** A request whose model has already been checked against the allow-list. */
 export type ResolvedChat = ChatRequest & { model: string };
 
-/**
- * An SDK client bound to the configured provider. Everything is passed explicitly so the SDK's own
- * environment variables (OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID) cannot redirect requests
- * or leak OpenAI headers to other providers. Without a key no Authorization header is sent.
- */
-export function createOpenAiClient(target: OpenAiTarget): OpenAI {
-  return new OpenAI({
-    baseURL: target.baseURL,
-    apiKey: target.apiKey ?? "no-key",
-    organization: null,
-    project: null,
-    timeout: target.timeoutMs,
-    maxRetries: target.maxRetries,
-    defaultHeaders: target.apiKey ? undefined : { Authorization: null },
-  });
+/** The request body of `/chat/completions` (the fields this project sends). */
+export interface ChatCompletionRequest {
+  model: string;
+  messages: { role: ChatRequest["messages"][number]["role"]; content: string }[];
+  temperature?: number;
+  top_p?: number;
+  /** Every provider but OpenAI. */
+  max_tokens?: number;
+  /** OpenAI (which deprecated `max_tokens`; its reasoning models reject it). */
+  max_completion_tokens?: number;
+  stop?: string[];
+  seed?: number;
+  stream?: true;
+  stream_options?: { include_usage: true };
 }
 
-function requestBody(target: OpenAiTarget, req: ResolvedChat): ChatCompletionCreateParamsNonStreaming {
-  const body: ChatCompletionCreateParamsNonStreaming = {
+/** An OpenAI `chat.completion` answer (the fields this project reads). */
+export interface ChatCompletion {
+  id?: string;
+  object?: "chat.completion";
+  created?: number;
+  model?: string;
+  choices?: { index?: number; message?: { content?: string | null }; finish_reason?: FinishReason | null }[];
+  usage?: Partial<LlmUsage> | null;
+}
+
+const PATH = "/chat/completions";
+
+/** Messages name the server by its provider ("openai", "groq", "openai-compatible", ...). */
+function http(target: OpenAiTarget): HttpTarget {
+  return { ...target, label: target.provider };
+}
+
+/** The JSON body for a request: only the known fields, `max_completion_tokens` for OpenAI itself. */
+export function requestBody(
+  target: Pick<OpenAiTarget, "provider">,
+  req: ResolvedChat,
+): ChatCompletionRequest {
+  const body: ChatCompletionRequest = {
     model: req.model,
     messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
   };
   if (req.temperature !== undefined) body.temperature = req.temperature;
   if (req.top_p !== undefined) body.top_p = req.top_p;
   if (req.max_tokens !== undefined) {
-    // OpenAI deprecated max_tokens (its reasoning models reject it); the other providers expect it.
     if (target.provider === "openai") body.max_completion_tokens = req.max_tokens;
     else body.max_tokens = req.max_tokens;
   }
@@ -68,61 +91,48 @@ function requestBody(target: OpenAiTarget, req: ResolvedChat): ChatCompletionCre
 }
 
 /** `POST {baseURL}/chat/completions` without streaming. */
-export async function openaiChat(
-  client: OpenAI,
-  target: OpenAiTarget,
-  req: ResolvedChat,
-): Promise<LlmResult> {
+export async function openaiChat(target: OpenAiTarget, req: ResolvedChat): Promise<LlmResult> {
   const started = performance.now();
-  let completion: OpenAI.ChatCompletion;
-  try {
-    completion = await client.chat.completions.create(requestBody(target, req), { signal: req.signal });
-  } catch (error) {
-    throw toLlmError(error, target, req.signal);
-  }
-  const choice = completion.choices?.[0];
-  const usage = completion.usage;
+  const completion = await postJson<ChatCompletion>(http(target), PATH, requestBody(target, req), {
+    signal: req.signal,
+    deadline: callDeadline(target),
+  });
+  const choice = completion?.choices?.[0];
+  const usage = completion?.usage;
   return {
     text: choice?.message?.content ?? "",
-    model: completion.model ?? req.model,
+    model: completion?.model ?? req.model,
     provider: target.provider,
-    finish_reason: (choice?.finish_reason ?? "stop") as FinishReason,
+    finish_reason: choice?.finish_reason ?? "stop",
     usage: {
       prompt_tokens: usage?.prompt_tokens ?? 0,
       completion_tokens: usage?.completion_tokens ?? 0,
       total_tokens: usage?.total_tokens ?? (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0),
     },
     latency_ms: Math.round(performance.now() - started),
-    id: completion.id,
-    created: completion.created,
+    id: completion?.id,
+    created: completion?.created,
     raw: completion,
   };
 }
 
 /**
- * `POST {baseURL}/chat/completions` with `stream: true` and `stream_options.include_usage`, so the
- * last chunk before `[DONE]` carries `usage`. Resolves once the provider accepted the request (errors
- * before that, retries included, reject here); the chunks then arrive as they are sent.
+ * `POST {baseURL}/chat/completions` with `stream: true` and `stream_options.include_usage`. Resolves once
+ * the provider accepted the request (errors before that, retries included, reject here); the chunks
+ * then arrive as they are sent.
  */
 export async function openaiChatStream(
-  client: OpenAI,
   target: OpenAiTarget,
   req: ResolvedChat,
 ): Promise<AsyncGenerator<ChatCompletionChunk, void, undefined>> {
-  const controller = new AbortController();
-  const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
-  let response: Response;
-  try {
-    response = await client.chat.completions
-      .create(
-        { ...requestBody(target, req), stream: true, stream_options: { include_usage: true } },
-        { signal },
-      )
-      .asResponse();
-  } catch (error) {
-    throw toLlmError(error, target, req.signal);
-  }
-  return sseToChunks(target, response, controller, req.signal);
+  const deadline = callDeadline(target);
+  const body: ChatCompletionRequest = {
+    ...requestBody(target, req),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  const attempt = await postStream(http(target), PATH, body, { signal: req.signal, deadline });
+  return sseToChunks(target, attempt, deadline, req.signal);
 }
 
 /**
@@ -132,16 +142,18 @@ export async function openaiChatStream(
  */
 async function* sseToChunks(
   target: OpenAiTarget,
-  response: Response,
-  controller: AbortController,
+  attempt: Attempt,
+  deadline: number,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<ChatCompletionChunk, void, undefined> {
   let done = false;
   try {
-    if (!response.body) throw interrupted(target.provider, "the provider sent no stream body");
-    const lines = readBodyLines(response.body, {
+    const body = attempt.response.body;
+    if (!body) throw interrupted(target.provider, "the provider sent no stream body");
+    const lines = readBodyLines(body, {
       provider: target.provider,
       idleTimeoutMs: target.timeoutMs,
+      deadline: { at: deadline, totalTimeoutMs: target.totalTimeoutMs },
       signal,
     });
     let data: string[] = [];
@@ -187,7 +199,7 @@ async function* sseToChunks(
     if (last) yield last;
     throw interrupted(target.provider, "the provider's stream ended before data: [DONE]");
   } finally {
-    if (!done) controller.abort();
+    if (!done) attempt.abort();
   }
 }
 
@@ -195,6 +207,7 @@ function interrupted(provider: LlmProvider, message: string): LlmError {
   return new LlmError(message, { kind: "stream_interrupted", provider, retryable: true });
 }
 
+/** An error frame's `LlmError`: its message (or the frame as JSON), its `code` when it is an HTTP status. */
 function streamErrorOf(provider: LlmProvider, error: unknown): LlmError {
   const body = error as { message?: unknown; code?: unknown };
   const message = typeof error === "string"
@@ -204,47 +217,4 @@ function streamErrorOf(provider: LlmProvider, error: unknown): LlmError {
     : JSON.stringify(error);
   const status = typeof body.code === "number" && body.code >= 400 && body.code < 600 ? body.code : null;
   return new LlmError(message, { kind: "upstream", provider, status, retryable: false });
-}
-
-/** Maps the SDK's errors to `LlmError`, keeping the provider's own reason as the message. */
-export function toLlmError(error: unknown, target: OpenAiTarget, signal?: AbortSignal): LlmError {
-  const provider = target.provider;
-  if (error instanceof LlmError) return error;
-  if (error instanceof OpenAI.APIUserAbortError || (signal?.aborted && !(error instanceof OpenAI.APIError))) {
-    return abortedError(provider, signal);
-  }
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new LlmError(
-      `${provider} did not answer within ${target.timeoutMs} ms (${target.maxRetries + 1} attempts)`,
-      { kind: "timeout", provider, retryable: true, cause: error },
-    );
-  }
-  if (error instanceof OpenAI.APIConnectionError) {
-    return new LlmError(
-      `cannot reach ${provider} at ${target.baseURL}: ${errorText(error.cause ?? error)}`,
-      { kind: "connection", provider, retryable: true, cause: error },
-    );
-  }
-  if (error instanceof OpenAI.APIError && typeof error.status === "number") {
-    const status = error.status;
-    const body = error.error as { message?: unknown } | string | undefined;
-    const reason = typeof body === "string"
-      ? body
-      : typeof body?.message === "string"
-      ? body.message
-      : error.message.replace(new RegExp(`^${status} `), "");
-    return new LlmError(reason, {
-      kind: "upstream",
-      provider,
-      status,
-      retryable: isRetryableStatus(status),
-      retryAfterMs: error.headers ? parseRetryAfter(error.headers) : null,
-      cause: error,
-    });
-  }
-  return new LlmError(`${provider} request failed: ${errorText(error)}`, {
-    kind: "upstream",
-    provider,
-    cause: error,
-  });
 }
