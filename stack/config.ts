@@ -65,11 +65,28 @@ export function apiUrl(config: Pick<StackConfig, "apiPort">): string {
 }
 
 /**
+ * The variables hosted Supabase sets for every function (../shared/FACTS.md, "Environment on hosted"), besides
+ * SB_EXECUTION_ID; hosted reserves the SUPABASE_ prefix, so a function can rely on no other SUPABASE_ name.
+ */
+export const HOSTED_ENV = [
+  "SUPABASE_URL",
+  "SUPABASE_DB_URL",
+  "SUPABASE_ANON_KEY",
+  "SUPABASE_SERVICE_ROLE_KEY",
+  "SUPABASE_PUBLISHABLE_KEYS",
+  "SUPABASE_SECRET_KEYS",
+  "SUPABASE_JWKS",
+] as const;
+
+/**
  * Exactly the environment hosted Supabase gives every function, pointed at this stack (../shared/FACTS.md,
  * "Environment on hosted"): the URL, the direct database URL, the legacy JWT keys, the new-style keys as JSON
  * objects, and the JWKS of the project's signing keys. No JWT secret: hosted never provides one.
  */
-export function platformEnv(config: Pick<StackConfig, "dbPort" | "apiPort">, jwks: { keys: unknown[] }) {
+export function platformEnv(
+  config: Pick<StackConfig, "dbPort" | "apiPort">,
+  jwks: { keys: unknown[] },
+): Record<(typeof HOSTED_ENV)[number], string> {
   return {
     SUPABASE_URL: apiUrl(config),
     SUPABASE_DB_URL: dbUrl(config),

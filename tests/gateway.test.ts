@@ -10,6 +10,7 @@ import { SignJWT } from "jose";
 import { accessToken, type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import {
   ANON_KEY,
+  HOSTED_ENV,
   JWT_SECRET,
   PUBLISHABLE_KEY,
   ROOT,
@@ -183,16 +184,7 @@ Deno.test({
           assert.equal(JSON.parse(env.SUPABASE_JWKS).keys[0].d, undefined, "only the public key");
           assert.match(env.SUPABASE_DB_URL, /^postgresql:\/\//);
           assert.match(env.SB_EXECUTION_ID, /^[0-9a-f-]{36}$/);
-          const hosted = new Set([
-            "SUPABASE_URL",
-            "SUPABASE_DB_URL",
-            "SUPABASE_ANON_KEY",
-            "SUPABASE_SERVICE_ROLE_KEY",
-            "SUPABASE_PUBLISHABLE_KEYS",
-            "SUPABASE_SECRET_KEYS",
-            "SUPABASE_JWKS",
-            "SB_EXECUTION_ID",
-          ]);
+          const hosted = new Set<string>([...HOSTED_ENV, "SB_EXECUTION_ID"]);
           // The process's own plumbing (Deno's cache, locale, the machine's proxy and certificates, the temp
           // folder) is allowed; any other name would be something hosted does not give.
           const plumbing =

@@ -4,17 +4,9 @@
 // documents (set with `supabase secrets set`). The runtime test of the same rule is in tests/gateway.test.ts.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT } from "../stack/config.ts";
+import { HOSTED_ENV, ROOT } from "../stack/config.ts";
 
-const HOSTED = new Set([
-  "SUPABASE_URL",
-  "SUPABASE_DB_URL",
-  "SUPABASE_ANON_KEY",
-  "SUPABASE_SERVICE_ROLE_KEY",
-  "SUPABASE_PUBLISHABLE_KEYS",
-  "SUPABASE_SECRET_KEYS",
-  "SUPABASE_JWKS",
-]);
+const HOSTED = new Set<string>(HOSTED_ENV);
 
 async function sources(dir: string): Promise<Array<{ file: string; text: string }>> {
   const out: Array<{ file: string; text: string }> = [];
