@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import EMBEDDED_LIBS from "../supabase/functions/_shared/vendor/typescript_libs.js";
 import {
   codeFrame,
   diagnoseSnippet,
@@ -115,15 +116,11 @@ Deno.test("diagnoseSnippet: lib files are cached, so warm checks parse none agai
 });
 
 Deno.test("diagnoseSnippet: lib files can come from a custom reader", () => {
-  const dir = new URL("../tools/vendor/sources/node_modules/typescript/lib/", import.meta.url);
   const requested: string[] = [];
+  const libs = EMBEDDED_LIBS as Record<string, string>;
   setLibFileReader((name) => {
     requested.push(name);
-    try {
-      return Deno.readTextFileSync(new URL(name, dir));
-    } catch {
-      return undefined;
-    }
+    return libs[name];
   });
   try {
     assert.equal(diagnoseSnippet(`export const x: string = 1;\n`)[0].code, "TS2322");
