@@ -3,7 +3,12 @@
 // project_url points pg_net there during these steps) → fixes stored, statuses written back. Overlapping batches
 // and duplicate wake-ups fix each error once; expired claims are refused; a failing LLM retries, then fails.
 import assert from "node:assert/strict";
-import { type FakeInferenceRequest, startFakeLlmServer } from "./fakes/llm_server.ts";
+import {
+  CHEAT_KINDS,
+  type FakeInferenceRequest,
+  lyingReply,
+  startFakeLlmServer,
+} from "./fakes/llm_server.ts";
 import {
   assertServiceRoleOnly,
   call,
@@ -20,19 +25,20 @@ import { db, SERVICE_ROLE_KEY } from "./_stack.ts";
 
 const sql = db();
 const NAME = "ts-error-worker";
-const MESSAGE = "Type 'string' is not assignable to type 'number'.";
+const MESSAGE = "Type 'number' is not assignable to type 'string'.";
 
-/** The fake model's fix: every `: number = "<digits>"` becomes the number. */
+/** The fake model's fix: every `: string = <digits>` becomes `String(<digits>)`. */
+const stringify = (code: string) => code.replace(/: string = (\d+);/g, ": string = String($1);");
 function fixNumbers(req: FakeInferenceRequest): string {
-  return "```ts\n" + snippetOf(req.messages).replace(/: number = "(\d+)"/g, ": number = $1") +
-    "\n```\nUsed a number.";
+  return "```ts\n" + stringify(snippetOf(req.messages)) + "\n```\nUsed a string.";
 }
 
 /** Queues one TS2322 error per marker for `user`; returns the ids in marker order. */
 async function queueErrors(user: TestUser, markers: string[], maxAttempts = 3): Promise<string[]> {
   const ids: string[] = [];
   for (const marker of markers) {
-    const code = `const ${marker}: number = "${ids.length + 7}";\nconsole.log(${marker});\n`;
+    // Neither the compiler's code fixes nor a knowledge-base fix fixes it: the model is asked.
+    const code = `const ${marker}: string = ${ids.length + 7};\nconsole.log(${marker});\n`;
     const [row] = await sql`
       insert into public.typescript_errors (owner, file_path, line, "column", error_code, error_message,
                                             code_snippet, max_attempts)
@@ -125,7 +131,7 @@ Deno.test({
             assert.equal(row.last_error, null);
             assert.equal(row.claim_token, null);
             assert.ok(row.processed_at instanceof Date);
-            assert.match(row.suggested_fix, new RegExp(`: number = ${i + 7};`));
+            assert.match(row.suggested_fix, new RegExp(`: string = String\\(${i + 7}\\);`));
             const [analysis] = await sql`select * from public.code_analysis where id = ${row.analysis_id}`;
             assert.equal(analysis.owner, user.id);
             assert.equal(analysis.verified, true);
@@ -202,6 +208,29 @@ Deno.test({
           assert.equal(row.attempts, 2);
         },
       );
+
+      await t.step("a lying model: no class of cheat is stored as a verified fix", async () => {
+        const user = await createUser(sql);
+        // Each model call gets the next class of cheat (two attempts per error): every class is answered.
+        let n = 0;
+        fake.reset().setReply((req) => lyingReply(CHEAT_KINDS[n++ % CHEAT_KINDS.length], stringify)(req));
+        const markers = CHEAT_KINDS.map((_, i) => `liar${i}`);
+        const ids = await queueErrors(user, markers);
+        const [{ result }] =
+          await sql`select public.process_typescript_errors_batch(batch_size => 20) as result`;
+        assert.equal(result.claimed, markers.length);
+        await allSettled(ids, "ai_suggested", 120_000);
+        assert.ok(n >= CHEAT_KINDS.length, `${n} model calls`);
+        const rows = await errorsOf(ids);
+        assert.equal(rows.length, CHEAT_KINDS.length);
+        for (const row of rows) {
+          assert.ok(row.analysis_id, `${row.file_path}: ${row.status} ${row.last_error}`);
+          const [analysis] =
+            await sql`select verified, metadata from public.code_analysis where id = ${row.analysis_id}`;
+          assert.equal(analysis.verified, false, `${row.file_path} stored as verified: ${row.suggested_fix}`);
+          assert.equal(analysis.metadata.source, "llm");
+        }
+      });
 
       await t.step("a failing LLM: pending with last_error, then failed after max_attempts", async () => {
         const user = await createUser(sql);

@@ -806,13 +806,16 @@ export function cheatOn(code: string, kind: CheatKind, honest?: (code: string) =
 }
 
 /** A reply function for startFakeLlmServer: the prompt's code with the cheat applied, in a ```ts block. */
-export function lyingReply(kind: CheatKind, honest?: (code: string) => string): FakeReply {
+export function lyingReply(
+  kind: CheatKind,
+  honest?: (code: string) => string,
+): (req: FakeInferenceRequest) => string {
   return (req) =>
     "```ts\n" + cheatOn(promptCode(req.messages), kind, honest) + "\n```\nFixed the type error.";
 }
 
 /** A reply function answering with `fix(code)` of the prompt's code, in a ```ts block. */
-export function honestReply(fix: (code: string) => string): FakeReply {
+export function honestReply(fix: (code: string) => string): (req: FakeInferenceRequest) => string {
   return (req) => "```ts\n" + fix(promptCode(req.messages)) + "\n```\nFixed the type error.";
 }
 
