@@ -126,6 +126,7 @@ Deno.test({
           assert.ok(Number.isInteger(result.request_id));
 
           const rows = await allSettled(ids);
+          const sources: string[] = [];
           for (const [i, row] of rows.entries()) {
             assert.equal(row.attempts, 1);
             assert.equal(row.last_error, null);
@@ -135,13 +136,17 @@ Deno.test({
             const [analysis] = await sql`select * from public.code_analysis where id = ${row.analysis_id}`;
             assert.equal(analysis.owner, user.id);
             assert.equal(analysis.verified, true);
-            assert.equal(analysis.llm_model, "fake-model");
             assert.equal(analysis.suggested_fix, row.suggested_fix);
             assert.equal(analysis.file_path, row.file_path);
+            sources.push(analysis.metadata.source);
+            if (analysis.metadata.source === "llm") assert.equal(analysis.llm_model, "fake-model");
+            else assert.equal(analysis.metadata.source, "retrieval"); // adapted from this user's earlier fix
           }
+          // The first error goes to the model; the next ones may be fixed by adapting its fix (no model call).
+          assert.equal(sources[0], "llm");
           const calls =
             await sql`select function_name, status from public.llm_responses where owner = ${user.id}`;
-          assert.equal(calls.length, 4);
+          assert.equal(calls.length, sources.filter((s) => s === "llm").length);
           assert.ok(calls.every((c) => c.function_name === NAME && c.status === "success"));
           const [run] =
             await sql`select * from ai.worker_runs where worker = ${NAME} order by id desc limit 1`;
@@ -173,7 +178,7 @@ Deno.test({
           for (const marker of markers) {
             const [{ calls }] = await sql`select count(*)::int as calls from public.llm_responses
                                         where owner = ${user.id} and prompt -> 1 ->> 'content' like ${`File: src/${marker}.ts%`}`;
-            assert.equal(calls, 1, `${marker} went to the model ${calls} times`);
+            assert.ok(calls <= 1, `${marker} went to the model ${calls} times`);
             const [{ fixes }] = await sql`select count(*)::int as fixes from public.code_analysis
                                         where owner = ${user.id} and code_snippet like ${`const ${marker}:%`}`;
             assert.equal(fixes, 1, `${marker} was stored ${fixes} times`);
@@ -227,8 +232,10 @@ Deno.test({
           assert.ok(row.analysis_id, `${row.file_path}: ${row.status} ${row.last_error}`);
           const [analysis] =
             await sql`select verified, metadata from public.code_analysis where id = ${row.analysis_id}`;
-          assert.equal(analysis.verified, false, `${row.file_path} stored as verified: ${row.suggested_fix}`);
-          assert.equal(analysis.metadata.source, "llm");
+          // Verified only when honest: the cheats are stored as unverified suggestions.
+          const honestFix = stringify(row.code_snippet).trimEnd();
+          if (analysis.verified) assert.equal(row.suggested_fix.trimEnd(), honestFix, row.file_path);
+          else assert.notEqual(row.suggested_fix.trimEnd(), honestFix, row.file_path);
         }
       });
 

@@ -490,7 +490,12 @@ Deno.test({
         await t.step("fix_code_error with a lying model: no class of cheat is ever verified", async () => {
           for (const kind of CHEAT_KINDS) {
             fake!.setReply(lyingReply(kind, stringifyId));
-            const result = await call(client, "fix_code_error", { error: LABEL_ERROR, code: LABEL });
+            // A new user each time: no earlier fix of theirs can be adapted, so the lying model is asked.
+            const liarClient = await connect(gateway!.url, (await createUser()).token);
+            const result = await call(liarClient, "fix_code_error", { error: LABEL_ERROR, code: LABEL })
+              .finally(
+                () => liarClient.close(),
+              );
             const out = ok<Record<string, unknown>>(result);
             assert.equal(out.source, "llm", kind);
             assert.equal(out.verified, false, `${kind} was verified`);
