@@ -596,8 +596,20 @@ export interface DeclarationShape {
   node: ts.Node;
 }
 
-/** Every top-level declaration (values and types apart) and every export of the module, with its shape. */
+const shapesOf = new WeakMap<CheckedSnippet, Map<string, DeclarationShape>>();
+const anysOf = new WeakMap<CheckedSnippet, string[]>();
+
+/**
+ * Every top-level declaration (values and types apart) and every export of the module, with its shape.
+ * Computed once per compiled snippet (the original is compared with every candidate).
+ */
 export function declarationShapes(snippet: CheckedSnippet): Map<string, DeclarationShape> {
+  let shapes = shapesOf.get(snippet);
+  if (!shapes) shapesOf.set(snippet, shapes = computeShapes(snippet));
+  return shapes;
+}
+
+function computeShapes(snippet: CheckedSnippet): Map<string, DeclarationShape> {
   const { checker, sourceFile: sf } = snippet;
   const out = new Map<string, DeclarationShape>();
   const add = (key: string, name: string, symbol: ts.Symbol, meaning: "value" | "type", node: ts.Node) => {
@@ -645,6 +657,12 @@ export function declarationShapes(snippet: CheckedSnippet): Map<string, Declarat
  * only ever makes the original's list longer).
  */
 export function anyExpressions(snippet: CheckedSnippet): string[] {
+  let found = anysOf.get(snippet);
+  if (!found) anysOf.set(snippet, found = computeAnys(snippet));
+  return found;
+}
+
+function computeAnys(snippet: CheckedSnippet): string[] {
   const { checker, sourceFile: sf } = snippet;
   const out: string[] = [];
   const isAny = (node: ts.Node) => (checker.getTypeAtLocation(node).flags & ts.TypeFlags.Any) !== 0;
