@@ -17,9 +17,17 @@
 // Lookups run as a fresh signed-in user, who sees exactly the shared knowledge base (RLS), whatever else other
 // benchmarks put in the table. The knowledge base is embedded by the automatic-embedding pipeline; the
 // benchmark waits until ai.embedding_status shows nothing pending for it. Figures are printed; no threshold.
+//
+// It also prints, per error code, the share of the broken snippets that get a VERIFIED fix with no LLM
+// configured: what fix-code-error does before it would ask a model (_shared/local_fixes.ts) — TypeScript's own
+// code fixes first, then the retrieved past fixes of the same code (find_similar_errors, 5) adapted to the
+// snippet — each checked by every rule of verify_fix.ts.
 import postgres from "postgres";
 import { embed, embeddingModelInfo } from "../stack/embedding_model.ts";
+import { localFix, type PastFix } from "../supabase/functions/_shared/local_fixes.ts";
+import { SnippetService } from "../supabase/functions/_shared/ts_service.ts";
 import { diagnoseSnippet } from "../supabase/functions/_shared/typescript.ts";
+import { findTarget } from "../supabase/functions/_shared/verify_fix.ts";
 import { CASES } from "./_retrieval_cases.ts";
 
 const dbUrl = Deno.env.get("SUPABASE_DB_URL");
@@ -121,6 +129,21 @@ async function hybrid(tx: postgres.TransactionSql, v: number[], code: string): P
   return { codes };
 }
 
+/** The same-code past fixes fix-code-error retrieves (find_similar_errors filtered by code, 5). */
+async function sameCodeFixes(tx: postgres.TransactionSql, v: number[], code: string): Promise<PastFix[]> {
+  const rows = await tx`
+    select id, error_code, code_snippet, suggested_fix, similarity
+    from public.find_similar_errors(${vec(v)}::extensions.vector, 5, 0, ${code})`;
+  return rows.map((r) => ({ ...r, similarity: Number(r.similarity) }) as PastFix);
+}
+
+interface NoLlm {
+  compiler: number;
+  adapted: number;
+  n: number;
+  ms: number[];
+}
+
 async function exactScan(tx: postgres.TransactionSql, v: number[]): Promise<Ranking> {
   await tx`set local enable_indexscan = off`;
   const rows = await tx`
@@ -200,6 +223,7 @@ async function main() {
   const confusions = new Map<string, number>();
   const queryMs: number[] = [];
   let agreement = 0;
+  const noLlm = new Map<string, NoLlm>();
 
   await asKnowledgeBaseReader(async (tx) => {
     for (let i = 0; i < queries.length; i++) {
@@ -217,6 +241,23 @@ async function main() {
       if (vector.codes.join() === exact.codes.join()) agreement++;
       if (!perCode.has(q.code)) perCode.set(q.code, tally());
       count(perCode.get(q.code)!, vector, q.code);
+      const past = await sameCodeFixes(tx, vectors[i], q.code);
+      const started = performance.now();
+      const service = new SnippetService();
+      const original = service.check(q.snippet);
+      const { target } = findTarget(original.diagnostics, q.code, q.message);
+      const { chosen } = target
+        ? localFix(
+          { code: q.snippet, errorCode: q.code, errorMessage: q.message, service, original, target },
+          past,
+        )
+        : { chosen: null };
+      const tallyNoLlm = noLlm.get(q.code) ?? { compiler: 0, adapted: 0, n: 0, ms: [] };
+      tallyNoLlm.n++;
+      tallyNoLlm.ms.push(performance.now() - started);
+      if (chosen?.source === "compiler") tallyNoLlm.compiler++;
+      if (chosen?.source === "retrieval") tallyNoLlm.adapted++;
+      noLlm.set(q.code, tallyNoLlm);
       if (vector.codes[0] !== q.code) {
         const key = `${q.code} → ${vector.codes[0] ?? "nothing"}`;
         confusions.set(key, (confusions.get(key) ?? 0) + 1);
@@ -245,6 +286,41 @@ async function main() {
       console.log(`  ${pair}  ×${n}`);
     }
   }
+  console.log(
+    "\nVerified fix with no LLM configured (compiler code fix, else an adapted past fix), per code:\n",
+  );
+  const noLlmRows = [["code", "compiler", "adapted", "verified", "share"]];
+  let verified = 0;
+  let all = 0;
+  const ms: number[] = [];
+  for (const [code, t] of [...noLlm].sort(([a], [b]) => a.localeCompare(b))) {
+    noLlmRows.push([
+      code,
+      String(t.compiler),
+      String(t.adapted),
+      `${t.compiler + t.adapted}/${t.n}`,
+      pct(t.compiler + t.adapted, t.n),
+    ]);
+    verified += t.compiler + t.adapted;
+    all += t.n;
+    ms.push(...t.ms);
+  }
+  const compilerAll = [...noLlm.values()].reduce((n, t) => n + t.compiler, 0);
+  noLlmRows.push([
+    "all",
+    String(compilerAll),
+    String(verified - compilerAll),
+    `${verified}/${all}`,
+    pct(verified, all),
+  ]);
+  printTable(noLlmRows);
+  ms.sort((a, b) => a - b);
+  console.log(
+    `  (compile + code fixes + adaptation + verification per snippet: p50 ${
+      ms[Math.floor(ms.length / 2)].toFixed(1)
+    } ms, ` +
+      `max ${ms[ms.length - 1].toFixed(1)} ms)`,
+  );
   queryMs.sort((a, b) => a - b);
   console.log(
     `\nfind_similar_errors agrees with the exact scan on the top-3 codes for ${agreement}/${queries.length} ` +

@@ -14,9 +14,13 @@ fix-code-error function, showing each fix as a unified diff.
   [path], --project <dir>  the project folder (holding tsconfig.json) or a tsconfig file (default: .)
 
 Modes (default: show a fix for every error, change nothing):
-  --apply          write fixes the compiler verified, one at a time; after each, re-check the project and
-                   undo the change if the project got worse. Asks per fix in a terminal (y/n/all/quit).
+  --apply          write verified fixes, one at a time: verified by the server and again here (the error is
+                   gone, nothing new, nothing silenced, no code lost), and whose diff removes no more code
+                   than it adds; anything else is refused, with the reason. Shows each diff; after each
+                   write, re-checks the project and takes the change back if the project got worse.
+                   Asks per fix in a terminal (y/n/all/quit). Keeps the files as they were in .fix-undo.json.
   -y, --yes        with --apply: apply every verified fix without asking
+  --undo           put back the files the last --apply run changed (files edited since are left alone)
   --queue          queue the errors for the batch fixer (table typescript_errors, pg_cron) instead
   --status         show the queued errors of this key's user: progress and results
   --list           only list the diagnostics (no server needed)
@@ -32,10 +36,10 @@ Output:
   --no-feedback    do not record accepted/rejected fixes (code-fix-feedback)
   -h, --help
 
-Exit status: 0 done, 1 some requests failed, 2 usage, connection or credential problem.`;
+Exit status: 0 done, 1 some requests failed (or --undo left files), 2 usage, connection or credential problem.`;
 
 export interface Options {
-  mode: "fix" | "apply" | "queue" | "status" | "list";
+  mode: "fix" | "apply" | "queue" | "status" | "list" | "undo";
   project: string;
   url: string;
   key: string | null;
@@ -70,6 +74,7 @@ export function parseOptions(
         queue: { type: "boolean", default: false },
         status: { type: "boolean", default: false },
         list: { type: "boolean", default: false },
+        undo: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         "no-feedback": { type: "boolean", default: false },
         limit: { type: "string" },
@@ -85,7 +90,7 @@ export function parseOptions(
   if (positionals.length === 1 && values.project) {
     throw new CliError("Give the project as [path] or --project, not both.");
   }
-  const modes = (["apply", "queue", "status", "list"] as const).filter((m) => values[m]);
+  const modes = (["apply", "queue", "status", "list", "undo"] as const).filter((m) => values[m]);
   if (modes.length > 1) throw new CliError(`--${modes.join(" and --")} cannot be combined.`);
   if (values.yes && !values.apply) throw new CliError("--yes only goes with --apply.");
   let limit = Infinity;

@@ -12,6 +12,7 @@ import { type FixRun, runFix } from "./fixer.ts";
 import { checkProject, loadProject, type Project, type ProjectDiagnostic } from "./project.ts";
 import { queueDiagnostics, queueStatus, renderStatus } from "./queue.ts";
 import { bold, dim, green, indent, Progress, red, stdinIsTerminal, table, yellow } from "./ui.ts";
+import { UNDO_FILE, undoLastRun } from "./undo.ts";
 
 function requireKey(options: Options): Api {
   if (!options.key) {
@@ -57,6 +58,7 @@ const OUTCOME_TEXT: Record<string, (text: string) => string> = {
   unverified: yellow,
   declined: dim,
   rolled_back: red,
+  refused: red,
   failed: red,
   no_fix: dim,
   fixed_by_earlier: green,
@@ -79,11 +81,19 @@ function renderRun(run: FixRun, apply: boolean): string {
     ["diagnostics", String(s.diagnostics)],
     ["fixed", String(s.fixed)],
     ["verified", String(s.verified)],
-    ...(apply ? [["applied", String(s.applied)], ["rolled back", String(s.rolled_back)]] : []),
+    ...(apply
+      ? [["applied", String(s.applied)], ["refused", String(s.refused)], [
+        "rolled back",
+        String(s.rolled_back),
+      ]]
+      : []),
     ["failed", String(s.failed)],
     ...(apply ? [["remaining", String(s.remaining)]] : []),
     ["time", `${(s.ms / 1000).toFixed(1)} s`],
   ];
+  const where = (r: FixRun["results"][number]) => `${r.file}:${r.line}:${r.column} ${r.code}`;
+  const applied = run.results.filter((r) => r.outcome === "applied");
+  const notWritten = run.results.filter((r) => ["refused", "rolled_back"].includes(r.outcome));
   return [
     "",
     bold("Results"),
@@ -91,6 +101,19 @@ function renderRun(run: FixRun, apply: boolean): string {
     "",
     bold("Summary"),
     table([["", ""], ...summary]).split("\n").slice(2).join("\n"),
+    ...(apply && applied.length
+      ? ["", bold("Applied"), ...applied.map((r) => `  ${green("✔")} ${where(r)}`)]
+      : []),
+    ...(apply && notWritten.length
+      ? [
+        "",
+        bold("Refused (not written)"),
+        ...notWritten.map((r) => `  ${red("✘")} ${where(r)}: ${r.reason}`),
+      ]
+      : []),
+    ...(apply && applied.length
+      ? ["", dim(`Undo this run with --undo (the files as they were are in ${UNDO_FILE}).`)]
+      : []),
     ...(!apply && s.verified > 0 ? ["", dim("Run again with --apply to write the verified fixes.")] : []),
   ].join("\n");
 }
@@ -101,6 +124,20 @@ async function main(options: Options): Promise<number> {
     return 0;
   }
   const project = loadProject(options.project);
+
+  if (options.mode === "undo") {
+    const report = await undoLastRun(project.root);
+    if (options.json) printJson({ project: projectJson(project), ...report });
+    else {
+      console.log([
+        `Undo of the run of ${report.run_at}:`,
+        ...report.restored.map((f) => `  ${green("restored")} ${f}`),
+        ...report.unchanged.map((f) => `  ${dim("already as before")} ${f}`),
+        ...report.conflicts.map((f) => `  ${red("left alone")} ${f} (changed since the run)`),
+      ].join("\n"));
+    }
+    return report.conflicts.length > 0 ? 1 : 0;
+  }
 
   if (options.mode === "list") {
     const { diagnostics } = checkProject(project);

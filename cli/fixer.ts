@@ -1,14 +1,23 @@
 // The interactive fix flow: every error of the project goes to fix-code-error (the file's content, or a
 // window of it for very large files), and each answer is shown as a unified diff.
 //
-// With --apply, a fix is written only when the compiler verified it (server side, on the file alone) and the
-// user accepts it (or --yes); then the whole project is checked again, and the file is restored when the
-// project got worse — a new diagnostic anywhere, the error still there, or no fewer diagnostics than before
-// (a fix verified on one file can still break its importers). Files are fixed one error at a time, each
-// request with the file as it is now. Accepted, declined and rolled-back fixes are recorded as feedback.
+// The CLI cannot lose code. With --apply, a fix is written only when
+//   1. the server verified it (every rule of verify_fix.ts, on the file alone),
+//   2. the CLI verifies it again here with the same rules (a server of another version, or one that lies,
+//      cannot get a cheat written),
+//   3. its diff removes no more code lines than it adds (comment and blank lines aside; REMOVAL_FIXES error
+//      classes may drop up to REMOVAL_ALLOWANCE lines), and
+//   4. the user accepts it (or --yes);
+// anything else is "refused", with the reason. Before a file is first written, its content goes into the undo
+// journal (undo.ts): `deno task fix --undo` restores the last run's files. After each write the whole project
+// is checked again, and the file is restored when the project got worse — a new diagnostic anywhere, the error
+// still there, or no fewer diagnostics than before (a fix verified on one file can still break its importers).
+// Files are fixed one error at a time, each request with the file as it is now. Accepted, declined, refused
+// and rolled-back fixes are recorded as feedback.
 import type ts from "typescript";
+import { REMOVAL_FIXES, verifyFix } from "../supabase/functions/_shared/verify_fix.ts";
 import { type Api, type FixResponse, RequestFailed } from "./api.ts";
-import { unifiedDiff } from "./diff.ts";
+import { diffLines, unifiedDiff } from "./diff.ts";
 import { CliError } from "./errors.ts";
 import {
   checkProject,
@@ -18,6 +27,7 @@ import {
   type ProjectDiagnostic,
 } from "./project.ts";
 import { ask, dim, green, indent, paintDiff, Progress, red, yellow } from "./ui.ts";
+import { UndoJournal } from "./undo.ts";
 
 export type Outcome =
   | "applied"
@@ -26,6 +36,7 @@ export type Outcome =
   | "no_fix"
   | "declined"
   | "rolled_back"
+  | "refused"
   | "failed"
   | "fixed_by_earlier"
   | "skipped";
@@ -44,7 +55,7 @@ export interface FixResult {
   /** file: the file before → after the fix; reference: how the nearest past fix changed its own code. */
   diff_of: "file" | "reference" | null;
   diff: string | null;
-  /** Why: the compiler's verdict, the request's error, or what made the project worse. */
+  /** Why: the rules' verdict, why the CLI refused it, the request's error, or what made the project worse. */
   reason: string | null;
   feedback: "accepted" | "rejected" | null;
 }
@@ -55,6 +66,8 @@ export interface FixSummary {
   verified: number;
   applied: number;
   rolled_back: number;
+  /** Fixes not written: not verified, refused by the CLI's own checks, or past fixes for other code. */
+  refused: number;
   failed: number;
   remaining: number;
   ms: number;
@@ -118,6 +131,49 @@ export function applyFix(content: string, window: Window, fix: string): string {
   return crlf ? result.replace(/\n/g, "\r\n") : result;
 }
 
+/** Net code lines a fix of a REMOVAL_FIXES error class may remove (a duplicate declaration, an import). */
+const REMOVAL_ALLOWANCE = 10;
+
+const isCodeLine = (line: string) => line.trim() !== "" && !/^\s*(\/\/|\/\*|\*)/.test(line);
+
+/** Code lines the diff removes beyond those it adds (blank and comment-only lines do not count). */
+export function netLinesRemoved(before: string, after: string): number {
+  const edits = diffLines(before.split("\n"), after.split("\n"));
+  const removed = edits.filter((e) => e.kind === "-" && isCodeLine(e.line)).length;
+  const added = edits.filter((e) => e.kind === "+" && isCodeLine(e.line)).length;
+  return removed - added;
+}
+
+/**
+ * Why the CLI will not write this fix (null: it may): the server did not verify it, the CLI's own run of
+ * the rules refuses it, or its diff removes more than it must.
+ */
+export function refusal(
+  d: Pick<ProjectDiagnostic, "file" | "code" | "message">,
+  window: { code: string },
+  response: Pick<FixResponse, "verified" | "fix" | "verification">,
+  content: string,
+  fixed: string,
+): string | null {
+  if (!response.verified || response.fix === null) {
+    return `not verified: ${response.verification?.reason ?? "the server did not verify it"}`;
+  }
+  const local = verifyFix({
+    code: window.code,
+    fixedCode: response.fix,
+    errorCode: d.code,
+    errorMessage: d.message,
+    fileName: d.file?.endsWith(".tsx") ? "snippet.tsx" : "snippet.ts",
+  });
+  if (!local.verified) return `the CLI's own check refuses it: ${local.reason}`;
+  const lost = netLinesRemoved(content, fixed);
+  const allowed = REMOVAL_FIXES.has(d.code) ? REMOVAL_ALLOWANCE : 0;
+  if (lost > allowed) {
+    return `its diff removes ${lost} more line(s) of code than it adds (at most ${allowed} for ${d.code})`;
+  }
+  return null;
+}
+
 function label(d: Pick<ProjectDiagnostic, "file" | "line" | "column">): string {
   return d.file ? `${d.file}:${d.line}:${d.column}` : "(project)";
 }
@@ -134,6 +190,7 @@ class Fixer {
   #quit = false;
   #progress: Progress;
   #program: ts.Program;
+  #journal: UndoJournal;
 
   constructor(
     private project: Project,
@@ -145,6 +202,7 @@ class Fixer {
   ) {
     this.#applyAll = options.yes;
     this.#program = program;
+    this.#journal = new UndoJournal(project.root);
     this.#progress = new Progress(total);
   }
 
@@ -212,7 +270,7 @@ class Fixer {
       );
       return { result: this.#result(d, { ...common, outcome: "no_fix" }), response, window };
     }
-    if (response.source === "retrieval") {
+    if (response.source === "retrieval" && !response.reference?.adapted) {
       // A past fix written for other code: show how it changed that code, not a diff against this file.
       const ref = response.similar.find((s) => s.id === response.reference?.id);
       const diff = ref
@@ -232,10 +290,10 @@ class Fixer {
       return {
         result: this.#result(d, {
           ...common,
-          outcome: "unverified",
+          outcome: this.options.apply ? "refused" : "unverified",
           diff_of: diff ? "reference" : null,
           diff,
-          reason: "retrieval: a past fix of the same error in other code",
+          reason: "retrieval: a past fix of the same error in other code, not verified for this code",
         }),
         response,
         window,
@@ -243,23 +301,25 @@ class Fixer {
     }
     const fixed = applyFix(content, window, response.fix);
     const diff = unifiedDiff(content, fixed, { fromFile: `a/${d.file}`, toFile: `b/${d.file}` });
-    const verdict = response.verified
-      ? green(
-        `✔ fix (${response.provider}/${response.model}, verified, confidence ${
-          response.confidence.toFixed(2)
-        })`,
-      )
-      : yellow(
-        `~ fix (${response.provider}/${response.model}, NOT verified: ${response.verification?.reason})`,
-      );
+    const who = response.source === "compiler"
+      ? `TypeScript's code fix ${response.model}`
+      : response.source === "retrieval"
+      ? `past fix ${response.reference?.id.slice(0, 8)} adapted`
+      : `${response.provider}/${response.model}`;
+    const refused = diff ? refusal(d, window, response, content, fixed) : "the fix changes nothing";
+    const verdict = !refused
+      ? green(`✔ fix (${who}, verified, confidence ${response.confidence.toFixed(2)})`)
+      : response.verified
+      ? red(`✘ fix (${who}) refused: ${refused}`)
+      : yellow(`~ fix (${who}, NOT verified: ${response.verification?.reason})`);
     this.#print(indent(`${verdict}\n${paintDiff((diff || "(no change)").trimEnd())}`));
     return {
       result: this.#result(d, {
         ...common,
-        outcome: response.verified && diff ? "verified" : "unverified",
+        outcome: !refused ? "verified" : response.verified || this.options.apply ? "refused" : "unverified",
         diff_of: "file",
         diff,
-        reason: response.verification?.reason ?? null,
+        reason: refused ?? response.verification?.reason ?? null,
       }),
       response,
       window,
@@ -313,6 +373,9 @@ class Fixer {
         if (!next) break;
         tried.set(diagnosticKey(next), (tried.get(diagnosticKey(next)) ?? 0) + 1);
         const { result, response, window } = await this.#ask(next);
+        if (result.outcome === "refused" && response?.verified) {
+          await this.#feedback(result, "rejected", `refused by \`deno task fix\`: ${result.reason}`);
+        }
         if (result.outcome !== "verified" || !response?.fix) continue;
         const decision = this.#decide();
         if (decision !== "yes") {
@@ -349,6 +412,7 @@ class Fixer {
     const before = this.current;
     const original = await this.#read(path);
     const fixed = applyFix(original, window, fix);
+    await this.#journal.record(d.file!, original, fixed);
     await Deno.writeTextFile(path, fixed);
     const recheck = checkProject(this.project, this.#program);
     const after = recheck.diagnostics;
@@ -371,6 +435,7 @@ class Fixer {
     }
     if (problems.length > 0) {
       await Deno.writeTextFile(path, original);
+      await this.#journal.forget(d.file!, original);
       // The program of the restored files is the one from before the fix.
       result.outcome = "rolled_back";
       result.reason = `rolled back: ${problems.join("; ")}`;
@@ -396,10 +461,11 @@ export function summarize(
   const count = (...outcomes: Outcome[]) => results.filter((r) => outcomes.includes(r.outcome)).length;
   return {
     diagnostics,
-    fixed: count("applied", "verified", "unverified", "declined", "rolled_back"),
+    fixed: count("applied", "verified", "unverified", "declined", "rolled_back", "refused"),
     verified: results.filter((r) => r.verified).length,
     applied: count("applied"),
     rolled_back: count("rolled_back"),
+    refused: count("refused"),
     failed: count("failed"),
     remaining,
     ms: Math.round(ms),

@@ -1,7 +1,9 @@
 // `deno task fix` (cli/fix.ts) as a user runs it: a subprocess started in a copy of the fixture project
-// (tests/fixtures/fix-project), pointed at the test stack (retrieval only, no LLM) or at a second gateway whose
-// functions use the fake LLM server. Diagnostics, --json, diffs, --apply with its re-check and rollback,
-// feedback, --queue / --status, and the errors for a wrong URL or key. Also the diff and window helpers.
+// (tests/fixtures/fix-project), pointed at the test stack (no LLM: compiler fixes, adapted past fixes,
+// retrieval), at a second gateway whose functions use the fake LLM server (honest, or lying with every class of
+// cheat), or at a lying fix-code-error that calls every fix verified. Diagnostics, --json, diffs, --apply with
+// its checks, refusals, re-check, rollback and undo, feedback, --queue / --status, and the errors for a wrong
+// URL or key. Also the diff and window helpers.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SignJWT } from "jose";
@@ -11,7 +13,13 @@ import { JWT_SECRET, ROOT } from "../stack/config.ts";
 import { freePort } from "../stack/function_workers.ts";
 import { type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import { ANON_KEY, db, eventually, SUPABASE_URL } from "./_stack.ts";
-import { type FakeLlmServer, startFakeLlmServer } from "./fakes/llm_server.ts";
+import {
+  CHEAT_KINDS,
+  cheatOn,
+  type FakeLlmServer,
+  promptCode,
+  startFakeLlmServer,
+} from "./fakes/llm_server.ts";
 
 const sql = db();
 const FIXTURE = join(ROOT, "tests", "fixtures", "fix-project");
@@ -219,19 +227,25 @@ Deno.test({
             "failed",
             "fixed",
             "ms",
+            "refused",
             "remaining",
             "rolled_back",
             "verified",
           ]);
           assert.equal(out.results.length, 5);
           assert.equal(out.summary.diagnostics, 5);
-          assert.equal(out.summary.verified, 0, "retrieval never verifies for your code");
           assert.equal(out.summary.failed, 0);
+          // A knowledge-base fix adapted to order.ts and verified for it, shown as a diff of the file.
           const order = resultFor(out, "src/order.ts", "TS2322");
-          assert.equal(order.outcome, "unverified");
+          assert.equal(order.outcome, "verified", order.reason ?? "");
           assert.equal(order.source, "retrieval");
-          assert.equal(order.diff_of, "reference");
-          assert.match(order.diff!, /^--- past\/before\.ts\n\+\+\+ past\/after\.ts\n@@ /);
+          assert.equal(order.diff_of, "file");
+          assert.match(order.diff!, /^--- a\/src\/order\.ts\n\+\+\+ b\/src\/order\.ts\n@@ /);
+          // greet.ts: nothing verified for it; the nearest past fix is shown as that fix's own diff.
+          const greet = resultFor(out, "src/greet.ts", "TS2339");
+          assert.equal(greet.outcome, "unverified");
+          assert.equal(greet.diff_of, "reference");
+          assert.match(greet.diff!, /^--- past\/before\.ts\n\+\+\+ past\/after\.ts\n@@ /);
           for (const r of out.results) {
             assert.deepEqual(Object.keys(r).sort(), [
               "analysis_id",
@@ -253,14 +267,42 @@ Deno.test({
         },
       );
 
-      await t.step("--apply --yes writes nothing: no retrieved fix is verified for this code", async () => {
-        const run = await cli(dir, ["--apply", "--yes", "--json"], env);
-        assert.equal(run.code, 0, run.stderr);
-        const out = json<FixJson>(run);
-        assert.equal(out.summary.applied, 0);
-        assert.equal(out.summary.remaining, 5);
-        assert.deepEqual(await readProject(dir), before);
-      });
+      await t.step(
+        "--apply --yes writes only verified fixes, refuses the rest with the reason, and --undo restores",
+        async () => {
+          const run = await cli(dir, ["--apply", "--yes", "--json"], env);
+          assert.equal(run.code, 0, run.stderr);
+          const out = json<FixJson>(run);
+          assert.equal(resultFor(out, "src/order.ts", "TS2322").outcome, "applied");
+          const greet = resultFor(out, "src/greet.ts", "TS2339");
+          assert.equal(greet.outcome, "refused");
+          assert.match(
+            greet.reason!,
+            /a past fix of the same error in other code, not verified for this code/,
+          );
+          assert.ok(out.summary.applied >= 1 && out.summary.refused >= 1, JSON.stringify(out.summary));
+          const after = await readProject(dir);
+          assert.equal(
+            after["src/order.ts"],
+            before["src/order.ts"].replace('total: "12.50"', "total: 12.50"),
+          );
+          assert.equal(after["src/greet.ts"], before["src/greet.ts"], "a refused fix is never written");
+          const written = new Set(out.results.filter((r) => r.outcome === "applied").map((r) => r.file));
+          for (const file of Object.keys(before).filter((f) => !written.has(f))) {
+            assert.equal(after[file], before[file], `${file} has no applied fix and is unchanged`);
+          }
+
+          const undo = await cli(dir, ["--undo", "--json"], env);
+          assert.equal(undo.code, 0, undo.stderr);
+          const report = json<{ restored: string[]; conflicts: string[] }>(undo);
+          assert.ok(report.restored.includes("src/order.ts"), JSON.stringify(report));
+          assert.deepEqual(report.conflicts, []);
+          assert.deepEqual(await readProject(dir), before, "every file is back as it was");
+          const again = await cli(dir, ["--undo"], env);
+          assert.equal(again.code, 1);
+          assert.match(again.stderr, /Nothing to undo: no \.fix-undo\.json/);
+        },
+      );
 
       await t.step("the human output ends with a results table and a summary", async () => {
         const run = await cli(dir, ["--limit", "2"], env);
@@ -269,7 +311,7 @@ Deno.test({
         assert.match(run.stdout, /Results\nwhere +code +result/);
         assert.match(
           run.stdout,
-          /Summary\ndiagnostics +5\nfixed +2\nverified +0\nfailed +0\ntime +\d+\.\d s/,
+          /Summary\ndiagnostics +5\nfixed +2\nverified +\d\nfailed +0\ntime +\d+\.\d s/,
         );
         assert.match(run.stdout, /skipped/, "errors past --limit are listed as skipped");
       });
@@ -322,11 +364,12 @@ Deno.test({
               " }",
               " ",
               '-export const order: Order = { id: "A-1", total: "12.50" };',
-              '+export const order: Order = { id: "A-1", total: 12.5 };',
+              '+export const order: Order = { id: "A-1", total: 12.50 };',
             ].map((line) => `  ${line}`).join("\n");
             assert.ok(run.stdout.includes(expected), `the order.ts diff, in:\n${run.stdout}`);
             assert.match(run.stdout, /✔ fix \(openai-compatible\/fake-model, verified, confidence/);
-            assert.match(run.stdout, /NOT verified: fix cheats/);
+            assert.match(run.stdout, /NOT verified: no-any: /);
+            assert.match(run.stdout, /✔ fix \(past fix [0-9a-f]{8} adapted, verified, confidence/);
             assert.match(run.stdout, /Run again with --apply/);
             assert.deepEqual(await readProject(dir), before);
           } finally {
@@ -349,8 +392,8 @@ Deno.test({
             assert.equal(resultFor(out, "src/math.ts", "TS2345").outcome, "applied");
             assert.equal(resultFor(out, "src/math.ts", "TS2322").outcome, "fixed_by_earlier");
             const greet = resultFor(out, "src/greet.ts", "TS2339");
-            assert.equal(greet.outcome, "unverified");
-            assert.match(greet.reason!, /cheat/);
+            assert.equal(greet.outcome, "refused");
+            assert.match(greet.reason!, /^not verified: no-any: /);
             const format = resultFor(out, "src/format.ts", "TS2322");
             assert.equal(format.outcome, "rolled_back");
             assert.match(format.reason!, /rolled back: it adds TS2322 at src\/main\.ts:3:14/);
@@ -358,7 +401,8 @@ Deno.test({
             const after = await readProject(dir);
             assert.equal(
               after["src/order.ts"],
-              before["src/order.ts"].replace('total: "12.50"', "total: 12.5"),
+              before["src/order.ts"].replace('total: "12.50"', "total: 12.50"),
+              "the knowledge base's fix, adapted (the model was not asked)",
             );
             assert.ok(after["src/order.ts"].endsWith(";\n"), "the final newline is kept");
             assert.match(after["src/math.ts"], /add\(1, 2\)/);
@@ -369,6 +413,7 @@ Deno.test({
             assert.equal(out.summary.diagnostics, 5);
             assert.equal(out.summary.applied, 2);
             assert.equal(out.summary.rolled_back, 1);
+            assert.equal(out.summary.refused, 1);
             assert.equal(out.summary.remaining, 2);
             assert.deepEqual(out.remaining!.map((d) => `${d.file} ${d.code}`), [
               "src/format.ts TS2322",
@@ -470,6 +515,157 @@ Deno.test({
     } finally {
       await gateway?.stop();
       await fake?.close();
+    }
+  },
+});
+
+/** A stand-in for the project's functions whose fix-code-error calls every fix it returns verified. */
+function lyingFunctions(fixFor: (file: string, code: string) => string): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const name = new URL(req.url).pathname.split("/").at(-1);
+    const body = await req.json();
+    if (name !== "fix-code-error") return Response.json({ ok: true });
+    return Response.json({
+      success: true,
+      fix: fixFor(body.file_path, body.code),
+      verified: true,
+      confidence: 1,
+      source: "llm",
+      error_code: body.error_code,
+      error_message: body.error,
+      similar: [],
+      stored: null,
+      model: "liar",
+      provider: "lying-server",
+      explanation: "Trust me.",
+      verification: {
+        reason: "every rule passed",
+        rules: [],
+        region: null,
+        remaining: [],
+        introduced: [],
+        cheats: [],
+      },
+      reference: null,
+      attempts: 1,
+      tried: [],
+      warnings: [],
+    });
+  });
+}
+
+Deno.test({
+  name: "fix cli: a server that calls cheats verified gets none written: the CLI checks again, diff included",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = lyingFunctions((file, code) => {
+      if (file === "src/order.ts") return code.replace('total: "12.50"', "total: 12.5"); // honest
+      if (file === "src/format.ts") return "const fixed: number = 1;\n"; // the whole file replaced
+      if (file === "src/math.ts") return cheatOn(code, "cast-unknown"); // `("2") as unknown as never`
+      // greet.ts: a real fix, but the interface squeezed onto one line: its diff removes code lines.
+      return code.replace("user.nmae", "user.name").replace(
+        "interface User {\n  name: string;\n}",
+        "interface User { name: string }",
+      );
+    });
+    const dir = await copyFixture();
+    try {
+      const before = await readProject(dir);
+      const env = { SUPABASE_URL: `http://127.0.0.1:${server.addr.port}`, SUPABASE_KEY: "any-key" };
+      const run = await cli(dir, ["--apply", "--yes", "--json"], env);
+      assert.equal(run.code, 0, run.stderr);
+      const out = json<FixJson>(run);
+      assert.equal(resultFor(out, "src/order.ts", "TS2322").outcome, "applied");
+      const format = resultFor(out, "src/format.ts", "TS2322");
+      assert.equal(format.outcome, "refused");
+      assert.match(
+        format.reason!,
+        /the CLI's own check refuses it: .*declarations-kept: .*`value format` is gone/,
+      );
+      const math = resultFor(out, "src/math.ts", "TS2345");
+      assert.equal(math.outcome, "refused");
+      assert.match(math.reason!, /the CLI's own check refuses it: .*no-unsafe-cast: /);
+      const greet = resultFor(out, "src/greet.ts", "TS2339");
+      assert.equal(greet.outcome, "refused");
+      assert.match(
+        greet.reason!,
+        /its diff removes 2 more line\(s\) of code than it adds \(at most 0 for TS2339\)/,
+      );
+      const after = await readProject(dir);
+      for (const file of ["src/format.ts", "src/math.ts", "src/greet.ts", "src/main.ts"]) {
+        assert.equal(after[file], before[file], `${file} was not written`);
+      }
+      assert.equal(out.summary.applied, 1);
+      assert.equal(out.summary.refused, 4, JSON.stringify(out.results.map((r) => [r.file, r.outcome])));
+
+      assert.ok((await Deno.stat(join(dir, ".fix-undo.json"))).isFile, "the undo journal of the run");
+
+      const human = await cli(dir, ["--apply", "--yes"], env);
+      assert.match(
+        human.stdout,
+        /Refused \(not written\)\n {2}✘ src\/format\.ts:2:3 TS2322: the CLI's own check/,
+      );
+    } finally {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "fix cli: a lying model behind the functions: no class of cheat is ever applied",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await knowledgeBaseEmbedded();
+    const files = ["src/format.ts", "src/greet.ts", "src/math.ts", "src/order.ts"];
+    let round = 0;
+    const fake = await startFakeLlmServer({
+      reply: (req) => {
+        const user = req.messages.find((m) => m.role === "user")?.content ?? "";
+        const file = files.findIndex((f) => user.startsWith(`File: ${f}`));
+        const kind = CHEAT_KINDS[(round * files.length + Math.max(0, file)) % CHEAT_KINDS.length];
+        return "```ts\n" + cheatOn(promptCode(req.messages), kind) + "\n```\nFixed.";
+      },
+    });
+    const gateway = startExtraGateway({
+      LLM_PROVIDER: "openai-compatible",
+      LLM_BASE_URL: fake.openaiBaseURL,
+      LLM_API_KEY: "sk-test",
+      LLM_MODEL: "fake-model",
+      LLM_MAX_RETRIES: "0",
+    });
+    try {
+      const user = await createUser();
+      const env = { SUPABASE_URL: gateway.url, SUPABASE_KEY: user.token };
+      // Four files a round, each with another class of cheat: every class is answered at least once.
+      for (round = 0; round * files.length < CHEAT_KINDS.length; round++) {
+        const dir = await copyFixture();
+        try {
+          const before = await readProject(dir);
+          const run = await cli(dir, ["--apply", "--yes", "--json"], env);
+          assert.equal(run.code, 0, run.stderr);
+          const out = json<FixJson>(run);
+          for (const r of out.results) {
+            if (r.source === "llm") {
+              assert.notEqual(r.outcome, "applied", `round ${round}: ${r.file} ${r.reason}`);
+            }
+          }
+          const llmFiles = new Set(out.results.filter((r) => r.source === "llm").map((r) => r.file));
+          const applied = new Set(out.results.filter((r) => r.outcome === "applied").map((r) => r.file));
+          const after = await readProject(dir);
+          for (const file of llmFiles) {
+            if (!applied.has(file)) assert.equal(after[file], before[file], `round ${round}: ${file}`);
+          }
+          assert.ok(out.results.some((r) => r.source === "llm" && r.outcome === "refused"), `round ${round}`);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      }
+    } finally {
+      await gateway.stop();
+      await fake.close();
     }
   },
 });

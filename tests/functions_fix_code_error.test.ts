@@ -1,10 +1,16 @@
 // fix-code-error through a gateway whose LLM is a fake server scripted per step (a correct fix, a fix that
-// still fails, a cheat, failures), and through the stack's gateway with no LLM (retrieval only): the answer,
-// the compiler's verdict, confidence, the stored code_analysis row with both embeddings, one llm_responses row
-// per attempt, and every 4xx.
+// still fails, every class of cheat from a lying model, failures), and through the stack's gateway with no LLM
+// (the compiler's own fixes, adapted past fixes, retrieval): the answer, the rules' verdict, confidence, the
+// stored code_analysis row with both embeddings, one llm_responses row per attempt, and every 4xx.
 import assert from "node:assert/strict";
 import { createClient } from "@supabase/supabase-js";
-import { type FakeInferenceRequest, startFakeLlmServer } from "./fakes/llm_server.ts";
+import {
+  CHEAT_KINDS,
+  type FakeInferenceRequest,
+  honestReply,
+  lyingReply,
+  startFakeLlmServer,
+} from "./fakes/llm_server.ts";
 import {
   assertError,
   call,
@@ -21,7 +27,30 @@ import { ANON_KEY, db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 const sql = db();
 const NAME = "fix-code-error";
 
-const CODE = `interface Order {
+// A file with two functions, an interface and a constant; the error is in one function. Neither the compiler's
+// code fixes nor the knowledge base's past fixes fix it, so the LLM is asked.
+const CODE = `interface User {
+  id: number;
+  name: string;
+}
+
+export function label(user: User): string {
+  const id: string = user.id;
+  return id + ":" + user.name;
+}
+
+export function greet(user: User): string {
+  return "Hello, " + user.name;
+}
+
+export const MAX_USERS = 10;
+`;
+const ERROR = "src/label.ts(7,9): error TS2322: Type 'number' is not assignable to type 'string'.";
+const REQUEST = { error: ERROR, code: CODE, file_path: "src/label.ts" };
+const honest = (code: string) => code.replace("= user.id;", "= String(user.id);");
+
+// An error a knowledge-base fix (a string literal where a number belongs) fixes once adapted to this code.
+const ORDER = `interface Order {
   id: number;
   total: number;
 }
@@ -29,18 +58,21 @@ const CODE = `interface Order {
 const order: Order = { id: 7, total: "42" };
 console.log(order.total);
 `;
-const ERROR = "src/order.ts(6,31): error TS2322: Type 'string' is not assignable to type 'number'.";
-const REQUEST = { error: ERROR, code: CODE, file_path: "src/order.ts" };
+const ORDER_REQUEST = {
+  error: "src/order.ts(6,31): error TS2322: Type 'string' is not assignable to type 'number'.",
+  code: ORDER,
+  file_path: "src/order.ts",
+};
 
 /** Replies with the prompt's code changed by `change`, in a ```ts block, and one sentence. */
-function replyWith(change: (code: string) => string, sentence = "Changed the total to a number.") {
+function replyWith(change: (code: string) => string, sentence = "Converted the id to a string.") {
   return (req: FakeInferenceRequest) => "```ts\n" + change(snippetOf(req.messages)) + "\n```\n" + sentence;
 }
-const correct = replyWith((code) => code.replace('total: "42"', "total: 42"));
-const stillWrong = replyWith((code) => code.replace('total: "42"', 'total: "43"'), "Changed the value.");
-const asAny = replyWith((code) => code.replace('total: "42"', 'total: "42" as any'), "Cast it.");
+const correct = replyWith(honest);
+const stillWrong = replyWith((code) => code.replace("= user.id;", "= user.id + 1;"), "Changed the value.");
+const asAny = replyWith((code) => code.replace("= user.id;", "= user.id as any;"), "Cast it.");
 const tsIgnore = replyWith(
-  (code) => code.replace("const order", "// @ts-ignore\nconst order"),
+  (code) => code.replace("  const id", "  // @ts-ignore\n  const id"),
   "Silenced it.",
 );
 
@@ -57,9 +89,15 @@ interface Outcome {
   model: string | null;
   provider: string | null;
   explanation: string | null;
-  verification: { reason: string; cheats: string[] } | null;
-  reference: { id: string; similarity: number; verified: boolean } | null;
+  verification: {
+    reason: string;
+    cheats: string[];
+    region: string | null;
+    rules: { rule: string; passed: boolean; detail: string }[];
+  } | null;
+  reference: { id: string; similarity: number; verified: boolean; adapted: boolean } | null;
   attempts: number;
+  tried: { source: string; name: string; verified: boolean; failed: string[] }[];
   warnings: string[];
 }
 
@@ -98,14 +136,17 @@ Deno.test({
           assert.equal(out.verified, true);
           assert.equal(out.attempts, 1);
           assert.equal(out.error_code, "TS2322");
-          assert.equal(out.error_message, "Type 'string' is not assignable to type 'number'.");
-          assert.match(out.fix!, /total: 42 }/);
+          assert.equal(out.error_message, "Type 'number' is not assignable to type 'string'.");
+          assert.match(out.fix!, /const id: string = String\(user\.id\);/);
           assert.equal(out.model, "fake-model");
           assert.equal(out.provider, "openai-compatible");
-          assert.equal(out.explanation, "Changed the total to a number.");
-          assert.match(out.verification!.reason, /TS2322 fixed/);
+          assert.equal(out.explanation, "Converted the id to a string.");
+          assert.match(out.verification!.reason, /TS2322 fixed: every rule passed \(12\)/);
+          assert.equal(out.verification!.rules.length, 12);
+          assert.ok(out.verification!.rules.every((r) => r.passed));
+          assert.match(out.verification!.region!, /line 6: export function label/);
           assert.deepEqual(out.warnings, []);
-          assert.ok(out.confidence > 0.6 && out.confidence <= 1, `confidence ${out.confidence}`);
+          assert.ok(out.confidence >= 0.7 && out.confidence <= 1, `confidence ${out.confidence}`);
           verifiedConfidence = out.confidence;
           assert.ok(out.similar.length > 0, "the knowledge base has TS2322 fixes");
           assert.equal(out.similar[0].error_code, "TS2322");
@@ -122,7 +163,7 @@ Deno.test({
           assert.equal(row.llm_model, "fake-model");
           assert.equal(row.provider, "openai-compatible");
           assert.equal(row.error_code, "TS2322");
-          assert.equal(row.file_path, "src/order.ts");
+          assert.equal(row.file_path, "src/label.ts");
           assert.equal(row.code_snippet, CODE);
           assert.equal(row.suggested_fix, out.fix);
           assert.ok(Math.abs(row.confidence - out.confidence) < 1e-6);
@@ -150,8 +191,8 @@ Deno.test({
         assert.equal(messages[0].role, "system");
         assert.match(messages[0].content, /Never silence the compiler/);
         const user = messages[1].content;
-        assert.match(user, /File: src\/order\.ts/);
-        assert.match(user, /Error TS2322: Type 'string' is not assignable to type 'number'\./);
+        assert.match(user, /File: src\/label\.ts/);
+        assert.match(user, /Error TS2322: Type 'number' is not assignable to type 'string'\./);
         assert.ok(user.includes(CODE.trimEnd()));
         assert.match(user, /Fixes that worked for similar errors/);
         assert.match(user, /TS2322 .*accepted, verified/);
@@ -168,21 +209,21 @@ Deno.test({
           assert.equal(out.source, "llm");
           assert.equal(out.verified, false);
           assert.equal(out.attempts, 2);
-          assert.match(out.verification!.reason, /TS2322 is still reported/);
+          assert.match(out.verification!.reason, /error-gone: TS2322 is still reported/);
           assert.ok(out.confidence < verifiedConfidence, `${out.confidence} vs ${verifiedConfidence}`);
-          assert.ok(out.confidence < 0.6);
+          assert.ok(out.confidence < 0.4);
 
           const requests = fake.inferenceRequests();
           assert.equal(requests.length, 2);
           const second = (requests[1].body as { messages: { role: string; content: string }[] }).messages;
           assert.equal(second.length, 4);
           assert.equal(second[2].role, "assistant");
-          assert.match(second[2].content, /total: "43"/);
+          assert.match(second[2].content, /user\.id \+ 1/);
           assert.equal(second[3].role, "user");
-          assert.match(second[3].content, /The compiler rejected that fix: TS2322 is still reported/);
+          assert.match(second[3].content, /That fix was refused: error-gone: TS2322 is still reported/);
           assert.match(
             second[3].content,
-            /- TS2322 at line 6: Type 'string' is not assignable to type 'number'/,
+            /- TS2322 at line 7: Type 'number' is not assignable to type 'string'/,
           );
 
           const calls =
@@ -197,7 +238,13 @@ Deno.test({
       );
 
       await t.step("a reply that cheats with `as any` or @ts-ignore is not verified", async () => {
-        for (const [reply, cheat] of [[asAny, /^any:/], [tsIgnore, /^ts-ignore:/]] as const) {
+        for (
+          const [reply, cheat, rule] of [[asAny, /^any:/, "no-any"], [
+            tsIgnore,
+            /^ts-ignore:/,
+            "no-suppression",
+          ]] as const
+        ) {
           const user = await createUser(sql);
           fake.reset().setReply(reply);
           const answer = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
@@ -205,13 +252,39 @@ Deno.test({
           const out = answer.body;
           assert.equal(out.verified, false);
           assert.equal(out.attempts, 2);
-          assert.match(out.verification!.reason, /fix cheats/);
+          assert.match(out.verification!.reason, new RegExp(`${rule}: `));
           assert.ok(out.verification!.cheats.some((c) => cheat.test(c)), out.verification!.cheats.join("; "));
           assert.ok(out.confidence < verifiedConfidence);
           const second = (fake.inferenceRequests()[1].body as { messages: { content: string }[] }).messages;
-          assert.match(second[3].content, /fix cheats/);
+          assert.match(second[3].content, new RegExp(`That fix was refused: .*${rule}: `));
         }
       });
+
+      await t.step(
+        "a lying model: no class of cheat is ever verified (nor stored as verified); an honest fix is",
+        async () => {
+          for (const kind of CHEAT_KINDS) {
+            const user = await createUser(sql);
+            fake.reset().setReply(lyingReply(kind, honest));
+            const answer = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+            assert.equal(answer.status, 200, JSON.stringify(answer.body));
+            const out = answer.body;
+            assert.equal(out.source, "llm", kind);
+            assert.equal(out.verified, false, `${kind} was verified: ${out.fix}`);
+            assert.ok(out.confidence < 0.4, `${kind}: confidence ${out.confidence}`);
+            const failed = out.verification!.rules.filter((r) => !r.passed).map((r) => r.rule);
+            assert.ok(failed.length > 0, kind);
+            const llmTries = out.tried.filter((c) => c.source === "llm");
+            assert.deepEqual(llmTries.map((c) => c.verified), [false, false]);
+            const [row] = await sql`select verified from public.code_analysis where id = ${out.stored!.id}`;
+            assert.equal(row.verified, false, kind);
+          }
+          const user = await createUser(sql);
+          fake.reset().setReply(honestReply(honest));
+          const out = (await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST })).body;
+          assert.equal(out.verified, true, out.verification?.reason ?? "");
+        },
+      );
 
       await t.step("a wrong first reply and a right second one: verified on attempt 2", async () => {
         const user = await createUser(sql);
@@ -220,13 +293,67 @@ Deno.test({
         const out = (await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST })).body;
         assert.equal(out.verified, true);
         assert.equal(out.attempts, 2);
-        assert.match(out.fix!, /total: 42 }/);
-        assert.ok(out.confidence > 0.6);
+        assert.match(out.fix!, /String\(user\.id\)/);
+        assert.ok(out.confidence >= 0.7);
         assert.ok(out.confidence < verifiedConfidence, "a first-try fix is worth more");
       });
 
       await t.step(
-        "with no LLM (the stack's gateway) the answer comes from retrieval: a knowledge-base fix",
+        "with no LLM (the stack's gateway), a knowledge-base fix adapted to this code and verified",
+        async () => {
+          const user = await createUser(sql);
+          const answer = await call<Outcome>(SUPABASE_URL, NAME, { token: user.token, body: ORDER_REQUEST });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.success, true);
+          assert.equal(out.source, "retrieval");
+          assert.equal(out.verified, true, out.verification?.reason ?? "");
+          assert.equal(out.fix, ORDER.replace('total: "42"', "total: 42"));
+          assert.ok(out.reference && kbIds.has(out.reference.id), "adapted from a knowledge-base row");
+          assert.equal(out.reference!.adapted, true);
+          assert.equal(out.attempts, 0);
+          assert.ok(out.verification!.rules.every((r) => r.passed));
+          assert.ok(out.confidence >= 0.7, `confidence ${out.confidence}`);
+          const [row] = await sql`select owner, verified, provider, metadata from public.code_analysis
+                                  where id = ${out.stored!.id}`;
+          assert.equal(row.owner, user.id);
+          assert.equal(row.verified, true);
+          assert.equal(row.metadata.source, "retrieval");
+          assert.equal(row.metadata.reference_id, out.reference!.id);
+        },
+      );
+
+      await t.step(
+        "with no LLM, TypeScript's own code fix comes first: source compiler, verified, stored",
+        async () => {
+          const user = await createUser(sql);
+          const code = `const person = { firstName: "Ada" };\nexport const name = person.firstNam;\n`;
+          const answer = await call<Outcome>(SUPABASE_URL, NAME, {
+            token: user.token,
+            body: { error: "TS2551: Property 'firstNam' does not exist", code },
+          });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          const out = answer.body;
+          assert.equal(out.source, "compiler");
+          assert.equal(out.verified, true, out.verification?.reason ?? "");
+          assert.equal(out.fix, code.replace("firstNam;", "firstName;"));
+          assert.equal(out.provider, "typescript");
+          assert.equal(out.model, "spelling");
+          assert.ok(out.confidence >= 0.7);
+          assert.ok(out.stored?.id);
+          // With an LLM configured, the compiler's fix still comes first and the model is not asked.
+          fake.reset().setReply(correct);
+          const viaLlm = await call<Outcome>(llm.url, NAME, {
+            token: user.token,
+            body: { error: "TS2551: Property 'firstNam' does not exist", code },
+          });
+          assert.equal(viaLlm.body.source, "compiler");
+          assert.equal(fake.inferenceRequests().length, 0);
+        },
+      );
+
+      await t.step(
+        "with no LLM and nothing verified, the nearest past fix as written: not verified, ranked below",
         async () => {
           const user = await createUser(sql);
           const answer = await call<Outcome>(SUPABASE_URL, NAME, { token: user.token, body: REQUEST });
@@ -238,23 +365,47 @@ Deno.test({
           assert.equal(out.stored, null);
           assert.equal(out.attempts, 0);
           assert.equal(out.model, null);
+          assert.equal(out.verification, null);
           assert.ok(out.reference && kbIds.has(out.reference.id), "the reference is a knowledge-base row");
-          assert.equal(out.reference!.verified, true);
+          assert.equal(out.reference!.adapted, false);
+          assert.ok(
+            out.tried.every((c) => !c.verified && c.source === "retrieval"),
+            JSON.stringify(out.tried),
+          );
           const [kb] = await sql`select suggested_fix from public.code_analysis where id = ${
             out.reference!.id
           }`;
           assert.equal(out.fix, kb.suggested_fix);
           assert.ok(out.confidence > 0 && out.confidence <= 0.5, `confidence ${out.confidence}`);
+          assert.ok(out.confidence < verifiedConfidence, "a verified fix ranks above a retrieved one");
           assert.match(out.explanation!, /nearest past fix of TS2322/);
           assert.equal((await sql`select 1 from public.code_analysis where owner = ${user.id}`).length, 0);
         },
       );
 
+      await t.step("an error that does not reproduce in the given code is never verified", async () => {
+        const user = await createUser(sql);
+        fake.reset().setReply(correct);
+        const clean = honest(CODE);
+        const answer = await call<Outcome>(llm.url, NAME, {
+          token: user.token,
+          body: { ...REQUEST, code: clean },
+        });
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        const out = answer.body;
+        assert.equal(out.verified, false);
+        assert.ok(
+          out.warnings.some((w) => /reports no TS2322 for this code/.test(w)),
+          out.warnings.join("; "),
+        );
+        if (out.verification) assert.match(out.verification.reason, /reproduces: /);
+      });
+
       await t.step("an error with no code is matched by compiling the snippet", async () => {
         const user = await createUser(sql);
         const answer = await call<Outcome>(SUPABASE_URL, NAME, {
           token: user.token,
-          body: { error: "Type 'string' is not assignable to type 'number'.", code: CODE },
+          body: { error: "Type 'number' is not assignable to type 'string'.", code: CODE },
         });
         assert.equal(answer.status, 200);
         assert.equal(answer.body.error_code, "TS2322");

@@ -3,7 +3,12 @@
 // project_url points pg_net there during these steps) → fixes stored, statuses written back. Overlapping batches
 // and duplicate wake-ups fix each error once; expired claims are refused; a failing LLM retries, then fails.
 import assert from "node:assert/strict";
-import { type FakeInferenceRequest, startFakeLlmServer } from "./fakes/llm_server.ts";
+import {
+  CHEAT_KINDS,
+  type FakeInferenceRequest,
+  lyingReply,
+  startFakeLlmServer,
+} from "./fakes/llm_server.ts";
 import {
   assertServiceRoleOnly,
   call,
@@ -20,19 +25,20 @@ import { db, SERVICE_ROLE_KEY } from "./_stack.ts";
 
 const sql = db();
 const NAME = "ts-error-worker";
-const MESSAGE = "Type 'string' is not assignable to type 'number'.";
+const MESSAGE = "Type 'number' is not assignable to type 'string'.";
 
-/** The fake model's fix: every `: number = "<digits>"` becomes the number. */
+/** The fake model's fix: every `: string = <digits>` becomes `String(<digits>)`. */
+const stringify = (code: string) => code.replace(/: string = (\d+);/g, ": string = String($1);");
 function fixNumbers(req: FakeInferenceRequest): string {
-  return "```ts\n" + snippetOf(req.messages).replace(/: number = "(\d+)"/g, ": number = $1") +
-    "\n```\nUsed a number.";
+  return "```ts\n" + stringify(snippetOf(req.messages)) + "\n```\nUsed a string.";
 }
 
 /** Queues one TS2322 error per marker for `user`; returns the ids in marker order. */
 async function queueErrors(user: TestUser, markers: string[], maxAttempts = 3): Promise<string[]> {
   const ids: string[] = [];
   for (const marker of markers) {
-    const code = `const ${marker}: number = "${ids.length + 7}";\nconsole.log(${marker});\n`;
+    // Neither the compiler's code fixes nor a knowledge-base fix fixes it: the model is asked.
+    const code = `const ${marker}: string = ${ids.length + 7};\nconsole.log(${marker});\n`;
     const [row] = await sql`
       insert into public.typescript_errors (owner, file_path, line, "column", error_code, error_message,
                                             code_snippet, max_attempts)
@@ -120,22 +126,27 @@ Deno.test({
           assert.ok(Number.isInteger(result.request_id));
 
           const rows = await allSettled(ids);
+          const sources: string[] = [];
           for (const [i, row] of rows.entries()) {
             assert.equal(row.attempts, 1);
             assert.equal(row.last_error, null);
             assert.equal(row.claim_token, null);
             assert.ok(row.processed_at instanceof Date);
-            assert.match(row.suggested_fix, new RegExp(`: number = ${i + 7};`));
+            assert.match(row.suggested_fix, new RegExp(`: string = String\\(${i + 7}\\);`));
             const [analysis] = await sql`select * from public.code_analysis where id = ${row.analysis_id}`;
             assert.equal(analysis.owner, user.id);
             assert.equal(analysis.verified, true);
-            assert.equal(analysis.llm_model, "fake-model");
             assert.equal(analysis.suggested_fix, row.suggested_fix);
             assert.equal(analysis.file_path, row.file_path);
+            sources.push(analysis.metadata.source);
+            if (analysis.metadata.source === "llm") assert.equal(analysis.llm_model, "fake-model");
+            else assert.equal(analysis.metadata.source, "retrieval"); // adapted from this user's earlier fix
           }
+          // The first error goes to the model; the next ones may be fixed by adapting its fix (no model call).
+          assert.equal(sources[0], "llm");
           const calls =
             await sql`select function_name, status from public.llm_responses where owner = ${user.id}`;
-          assert.equal(calls.length, 4);
+          assert.equal(calls.length, sources.filter((s) => s === "llm").length);
           assert.ok(calls.every((c) => c.function_name === NAME && c.status === "success"));
           const [run] =
             await sql`select * from ai.worker_runs where worker = ${NAME} order by id desc limit 1`;
@@ -167,7 +178,7 @@ Deno.test({
           for (const marker of markers) {
             const [{ calls }] = await sql`select count(*)::int as calls from public.llm_responses
                                         where owner = ${user.id} and prompt -> 1 ->> 'content' like ${`File: src/${marker}.ts%`}`;
-            assert.equal(calls, 1, `${marker} went to the model ${calls} times`);
+            assert.ok(calls <= 1, `${marker} went to the model ${calls} times`);
             const [{ fixes }] = await sql`select count(*)::int as fixes from public.code_analysis
                                         where owner = ${user.id} and code_snippet like ${`const ${marker}:%`}`;
             assert.equal(fixes, 1, `${marker} was stored ${fixes} times`);
@@ -202,6 +213,31 @@ Deno.test({
           assert.equal(row.attempts, 2);
         },
       );
+
+      await t.step("a lying model: no class of cheat is stored as a verified fix", async () => {
+        const user = await createUser(sql);
+        // Each model call gets the next class of cheat (two attempts per error): every class is answered.
+        let n = 0;
+        fake.reset().setReply((req) => lyingReply(CHEAT_KINDS[n++ % CHEAT_KINDS.length], stringify)(req));
+        const markers = CHEAT_KINDS.map((_, i) => `liar${i}`);
+        const ids = await queueErrors(user, markers);
+        const [{ result }] =
+          await sql`select public.process_typescript_errors_batch(batch_size => 20) as result`;
+        assert.equal(result.claimed, markers.length);
+        await allSettled(ids, "ai_suggested", 120_000);
+        assert.ok(n >= CHEAT_KINDS.length, `${n} model calls`);
+        const rows = await errorsOf(ids);
+        assert.equal(rows.length, CHEAT_KINDS.length);
+        for (const row of rows) {
+          assert.ok(row.analysis_id, `${row.file_path}: ${row.status} ${row.last_error}`);
+          const [analysis] =
+            await sql`select verified, metadata from public.code_analysis where id = ${row.analysis_id}`;
+          // Verified only when honest: the cheats are stored as unverified suggestions.
+          const honestFix = stringify(row.code_snippet).trimEnd();
+          if (analysis.verified) assert.equal(row.suggested_fix.trimEnd(), honestFix, row.file_path);
+          else assert.notEqual(row.suggested_fix.trimEnd(), honestFix, row.file_path);
+        }
+      });
 
       await t.step("a failing LLM: pending with last_error, then failed after max_attempts", async () => {
         const user = await createUser(sql);

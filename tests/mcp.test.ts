@@ -10,7 +10,7 @@ import { SignJWT } from "jose";
 import { JWT_SECRET } from "../stack/config.ts";
 import { type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import { ANON_KEY, db, eventually, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
-import { type FakeLlmServer, startFakeLlmServer } from "./fakes/llm_server.ts";
+import { CHEAT_KINDS, type FakeLlmServer, lyingReply, startFakeLlmServer } from "./fakes/llm_server.ts";
 
 const sql = db();
 
@@ -100,9 +100,14 @@ function extraGateway(extra: Record<string, string>): ExtraGateway {
 
 const BROKEN =
   'interface Order {\n  total: number;\n}\n\nconst order: Order = { total: "12.50" };\nconsole.log(order);\n';
-const FIXED =
-  "interface Order {\n  total: number;\n}\n\nconst order: Order = { total: 12.5 };\nconsole.log(order);\n";
 const MESSAGE = "Type 'string' is not assignable to type 'number'.";
+// An error no compiler code fix and no knowledge-base fix fixes: only the LLM can (or the nearest past fix).
+const LABEL =
+  `interface User {\n  id: number;\n  name: string;\n}\n\nexport function label(user: User): string {\n` +
+  `  const id: string = user.id;\n  return id + ":" + user.name;\n}\n\nexport function greet(user: User): string {\n` +
+  `  return "Hello, " + user.name;\n}\n\nexport const MAX_USERS = 10;\n`;
+const LABEL_ERROR = "TS2322: Type 'number' is not assignable to type 'string'.";
+const stringifyId = (code: string) => code.replace("= user.id;", "= String(user.id);");
 
 Deno.test({
   name: "mcp: the tools through the stack's gateway",
@@ -173,18 +178,40 @@ Deno.test({
         assert.ok(out.matches.every((m) => m.error_code === "TS2322"));
       });
 
-      await t.step("fix_code_error answers from the knowledge base when no LLM is configured", async () => {
-        const result = await call(client, "fix_code_error", { error: `TS2322: ${MESSAGE}`, code: BROKEN });
-        const out = ok<Record<string, unknown>>(result);
-        assert.equal(out.success, true);
-        assert.equal(out.source, "retrieval");
-        assert.equal(out.verified, false);
-        assert.equal(out.error_code, "TS2322");
-        assert.equal(out.analysis_id, null);
-        assert.ok((out.reference as { id: string }).id);
-        assert.match(textOf(result), /not verified for yours/);
-        untrustedBody(textOf(result));
-      });
+      await t.step(
+        "fix_code_error with no LLM: a knowledge-base fix adapted to the code and verified, stored",
+        async () => {
+          const result = await call(client, "fix_code_error", { error: `TS2322: ${MESSAGE}`, code: BROKEN });
+          const out = ok<Record<string, unknown>>(result);
+          assert.equal(out.success, true);
+          assert.equal(out.source, "retrieval");
+          assert.equal(out.verified, true);
+          assert.equal(out.fix, BROKEN.replace('total: "12.50"', "total: 12.50"));
+          assert.equal((out.reference as { adapted: boolean }).adapted, true);
+          assert.ok(out.analysis_id);
+          const rules = (out.verification as { rules: { passed: boolean }[] }).rules;
+          assert.equal(rules.length, 12);
+          assert.ok(rules.every((r) => r.passed));
+          assert.match(textOf(result), /adapted to this code; verified: every rule passed \(12\)/);
+          untrustedBody(textOf(result));
+        },
+      );
+
+      await t.step(
+        "fix_code_error with no LLM and nothing verified: the nearest past fix, as written",
+        async () => {
+          const result = await call(client, "fix_code_error", { error: LABEL_ERROR, code: LABEL });
+          const out = ok<Record<string, unknown>>(result);
+          assert.equal(out.success, true);
+          assert.equal(out.source, "retrieval");
+          assert.equal(out.verified, false);
+          assert.equal(out.error_code, "TS2322");
+          assert.equal(out.analysis_id, null);
+          assert.ok((out.reference as { id: string }).id);
+          assert.match(textOf(result), /not verified for yours/);
+          untrustedBody(textOf(result));
+        },
+      );
 
       await t.step("submit_fix_feedback refuses a knowledge-base entry with a plain sentence", async () => {
         const [kb] = await sql`select id from public.code_analysis where shared limit 1`;
@@ -404,8 +431,7 @@ Deno.test({
         reply: (req) => {
           const user = req.messages.find((m) => m.role === "user")?.content ?? "";
           const code = user.match(/Code:\n```typescript\n([\s\S]*?)\n```/)?.[1] ?? "";
-          return "```typescript\n" + code.replace('total: "12.50"', "total: 12.5") +
-            "\n```\nThe total is a number, so the literal is now 12.5.";
+          return "```typescript\n" + stringifyId(code) + "\n```\nThe id is converted to a string.";
         },
       });
       gateway = extraGateway({
@@ -422,25 +448,53 @@ Deno.test({
           "fix_code_error returns the model's fix, verified by the compiler, and stores it",
           async () => {
             const result = await call(client, "fix_code_error", {
-              error: `TS2322: ${MESSAGE}`,
-              code: BROKEN,
-              file_path: "src/order.ts",
+              error: LABEL_ERROR,
+              code: LABEL,
+              file_path: "src/label.ts",
             });
             const out = ok<Record<string, unknown>>(result);
             assert.equal(out.source, "llm");
             assert.equal(out.verified, true);
-            assert.equal(out.fix, FIXED.trimEnd(), "the code block of the reply, trimmed");
+            assert.equal(out.fix, stringifyId(LABEL).trimEnd(), "the code block of the reply, trimmed");
             assert.equal(out.provider, "openai-compatible");
-            assert.ok((out.confidence as number) >= 0.6);
+            assert.ok((out.confidence as number) >= 0.7);
             analysisId = out.analysis_id as string;
             const [row] =
               await sql`select owner, verified from public.code_analysis where id = ${analysisId}`;
             assert.equal(row.owner, user.id);
             assert.equal(row.verified, true);
             const body = untrustedBody(textOf(result));
-            assert.ok(body.includes("total: 12.5"));
+            assert.ok(body.includes("String(user.id)"));
           },
         );
+
+        await t.step("fix_code_error with a lying model: no class of cheat is ever verified", async () => {
+          for (const kind of CHEAT_KINDS) {
+            fake!.setReply(lyingReply(kind, stringifyId));
+            // A new user each time: no earlier fix of theirs can be adapted, so the lying model is asked.
+            const liarClient = await connect(gateway!.url, (await createUser()).token);
+            const result = await call(liarClient, "fix_code_error", { error: LABEL_ERROR, code: LABEL })
+              .finally(
+                () => liarClient.close(),
+              );
+            const out = ok<Record<string, unknown>>(result);
+            assert.equal(out.source, "llm", kind);
+            assert.equal(out.verified, false, `${kind} was verified`);
+            const rules = (out.verification as { rules: { rule: string; passed: boolean }[] }).rules;
+            assert.ok(rules.some((r) => !r.passed), kind);
+            assert.match(textOf(result), /NOT verified \(/);
+            const [row] = await sql`select verified from public.code_analysis where id = ${out
+              .analysis_id as string}`;
+            assert.equal(row.verified, false, kind);
+          }
+          fake!.setReply((req) =>
+            "```typescript\n" + stringifyId(
+              req.messages.find((m) => m.role === "user")!.content.match(
+                /Code:\n```typescript\n([\s\S]*?)\n```/,
+              )![1],
+            ) + "\n```\nFixed."
+          );
+        });
 
         await t.step("submit_fix_feedback records the user's verdict on their own fix", async () => {
           const out = ok<{ id: string; status: string }>(

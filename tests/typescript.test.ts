@@ -10,9 +10,11 @@ import {
 import {
   detectCheats,
   normalizeErrorCode,
+  type RuleName,
   sameMessageFamily,
   verifyFix,
 } from "../supabase/functions/_shared/verify_fix.ts";
+import { CHEAT_KINDS, type CheatKind, cheatOn } from "./fakes/llm_server.ts";
 import { extractCode } from "../supabase/functions/_shared/extract_code.ts";
 
 const BROKEN = `interface User {
@@ -312,7 +314,7 @@ for (const [i, c] of cheatCases.entries()) {
     const result = verifyFix(c);
     assert.equal(result.verified, false, `cheat accepted: ${c.fixedCode}`);
     assert.ok(result.cheats.some((cheat) => cheat.startsWith(`${c.kind}:`)), result.cheats.join(" | "));
-    assert.match(result.reason, /fix cheats/);
+    assert.ok(result.rules.some((r) => !r.passed && r.rule.startsWith("no-")), result.reason);
   });
 }
 
@@ -348,22 +350,193 @@ Deno.test("verifyFix: rejects empty and identical fixes", () => {
   for (const fixedCode of ["", "   \n", "// nothing here\n"]) {
     const result = verifyFix({ code: BROKEN, fixedCode, errorCode: "TS2322" });
     assert.equal(result.verified, false);
-    assert.equal(result.reason, "fix is empty");
+    assert.equal(result.rules.find((r) => r.rule === "changed")?.detail, "fix is empty");
   }
   for (const fixedCode of [BROKEN, `\n${BROKEN}  \n`]) {
     const result = verifyFix({ code: BROKEN, fixedCode, errorCode: "TS2322" });
     assert.equal(result.verified, false);
-    assert.equal(result.reason, "fix is identical to the original code");
+    assert.equal(
+      result.rules.find((r) => r.rule === "changed")?.detail,
+      "fix is identical to the original code",
+    );
   }
 });
 
-Deno.test("verifyFix: target not present in the original is reported, fix only must add nothing", () => {
+Deno.test("verifyFix: an error that does not reproduce in the given code is never verified", () => {
   const result = verifyFix({ code: BROKEN, fixedCode: FIXED, errorCode: "TS2345" });
-  assert.equal(result.verified, true);
-  assert.match(result.reason, /TS2345 is not reported for the original code/);
-  const worse = verifyFix({ code: FIXED, fixedCode: BROKEN, errorCode: "TS2345" });
-  assert.equal(worse.verified, false);
-  assert.match(worse.reason, /not reported for the original code.*introduces new diagnostics: TS2322/);
+  assert.equal(result.verified, false);
+  assert.equal(result.target, null);
+  assert.match(result.reason, /reproduces: TS2345 is not reported for the given code/);
+  const clean = verifyFix({
+    code: FIXED,
+    fixedCode: FIXED.replace("String(user.id)", "`${user.id}`"),
+    errorCode: 2322,
+  });
+  assert.equal(clean.verified, false, "a clean file has nothing to fix");
+  assert.deepEqual(clean.rules.filter((r) => !r.passed).map((r) => r.rule), ["reproduces", "within-region"]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// verifyFix against a lying model: each class of cheat, computed on realistic files by the fake LLM's
+// cheatOn (tests/fakes/llm_server.ts), is refused by the rule named for it; honest fixes pass every rule.
+
+const TWO_FUNCTIONS = `interface User {
+  id: number;
+  name: string;
+}
+
+export function label(user: User): string {
+  const id: string = user.id;
+  return id + ":" + user.name;
+}
+
+export function greet(user: User): string {
+  return "Hello, " + user.name;
+}
+
+export const MAX_USERS = 10;
+`;
+
+const VOID_FUNCTION = `export function logTotal(items: number[]): void {
+  const total: string = items.reduce((a, b) => a + b, 0);
+  console.log(total);
+}
+
+export const LIMIT = 3;
+`;
+
+const honestFix = (code: string) =>
+  code.replace("= user.id;", "= String(user.id);").replace(
+    "= items.reduce((a, b) => a + b, 0);",
+    "= String(items.reduce((a, b) => a + b, 0));",
+  );
+
+/** The rule(s) each cheat must fail (at least these; others may fail too). */
+const CHEAT_RULES: Record<CheatKind, RuleName[]> = {
+  "whole-file": ["declarations-kept", "statements-kept"],
+  "delete-code": ["declarations-kept", "statements-kept"],
+  "stub-throw": ["statements-kept"],
+  "stub-empty": ["statements-kept"],
+  "stub-never": ["statements-kept", "no-unsafe-cast"],
+  "comment-out": ["statements-kept"],
+  "cast-unknown": ["no-unsafe-cast"],
+  "cast-never": ["no-unsafe-cast"],
+  "cast-any": ["no-any", "no-unsafe-cast"],
+  "implicit-any": ["no-implicit-any"],
+  "ts-ignore": ["no-suppression"],
+  "ts-expect-error": ["no-suppression"],
+  "outside-region": ["within-region"],
+};
+
+for (const [name, code] of [["two functions", TWO_FUNCTIONS], ["a void function", VOID_FUNCTION]] as const) {
+  Deno.test(`verifyFix (${name}): an honest fix passes every rule`, () => {
+    const result = verifyFix({ code, fixedCode: honestFix(code), errorCode: "TS2322" });
+    assert.equal(result.verified, true, result.reason);
+    assert.equal(result.rules.length, 12);
+    assert.ok(result.rules.every((r) => r.passed && r.detail.length > 0));
+    assert.deepEqual(result.cheats, []);
+    assert.match(result.region!, /line \d+: export function/);
+  });
+  for (const kind of CHEAT_KINDS) {
+    if (kind === "outside-region" && code === VOID_FUNCTION) continue; // every statement is near the error
+    Deno.test(`verifyFix (${name}): the cheat "${kind}" is refused`, () => {
+      const fixedCode = cheatOn(code, kind, honestFix);
+      assert.notEqual(fixedCode, code);
+      const result = verifyFix({ code, fixedCode, errorCode: "TS2322" });
+      assert.equal(result.verified, false, `verified:\n${fixedCode}`);
+      const failed = result.rules.filter((r) => !r.passed).map((r) => r.rule);
+      const wanted = CHEAT_RULES[kind].filter((rule) =>
+        // An empty body or a commented-out line that breaks the function is caught by the compiler first.
+        !(code === TWO_FUNCTIONS && (kind === "stub-empty" || kind === "comment-out") &&
+          rule === "statements-kept")
+      );
+      for (const rule of wanted) assert.ok(failed.includes(rule), `${rule} not among ${failed.join(", ")}`);
+      assert.ok(result.cheats.length > 0);
+      for (const rule of failed) assert.match(result.reason, new RegExp(`${rule}: `));
+    });
+  }
+}
+
+Deno.test("verifyFix: the reasons name what was lost", () => {
+  const stub = verifyFix({
+    code: TWO_FUNCTIONS,
+    fixedCode: cheatOn(TWO_FUNCTIONS, "stub-throw"),
+    errorCode: 2322,
+  });
+  assert.match(stub.reason, /statements-kept: .*stubbed: the body of `label` replaced by a stub/);
+  const whole = verifyFix({ code: TWO_FUNCTIONS, fixedCode: "const fixed: number = 1;\n", errorCode: 2322 });
+  assert.match(
+    whole.reason,
+    /declarations-kept: declarations lost or changed: `type User` is gone; `value label` is gone/,
+  );
+  const commented = verifyFix({
+    code: VOID_FUNCTION,
+    fixedCode: cheatOn(VOID_FUNCTION, "comment-out"),
+    errorCode: 2322,
+  });
+  assert.match(
+    commented.reason,
+    /commented-out: line 2: \/\/ const total|commented-out: line 2: const total/,
+  );
+  const implicit = verifyFix({
+    code: TWO_FUNCTIONS,
+    fixedCode: cheatOn(TWO_FUNCTIONS, "implicit-any"),
+    errorCode: 2322,
+  });
+  assert.match(implicit.reason, /no-implicit-any: implicit-any: .*JSON \. parse/);
+});
+
+Deno.test("verifyFix: legitimate reshaping is kept: a wrapped statement, a guard, a moved declaration", () => {
+  const wrapped = verifyFix({
+    code: `export function total(prices: number[]): number {\n  prices.reduce((s, p) => s + p, 0);\n}\n`,
+    fixedCode:
+      `export function total(prices: number[]): number {\n  return prices.reduce((s, p) => s + p, 0);\n}\n`,
+    errorCode: "TS2355",
+  });
+  assert.equal(wrapped.verified, true, wrapped.reason);
+  const guarded = verifyFix({
+    code: NULLABLE,
+    fixedCode: NULLABLE.replace(
+      "  return options.retries * 100;",
+      "  if (options.retries === undefined) {\n    return 0;\n  }\n  return options.retries * 100;",
+    ),
+    errorCode: "TS18048",
+  });
+  assert.equal(guarded.verified, true, guarded.reason);
+});
+
+Deno.test("verifyFix: removing the statement is the fix only for the classes where it is (duplicates)", () => {
+  const code =
+    `export function f(values: number[]) {\n  const total = values.length;\n  const total = 0;\n  return total;\n}\n`;
+  const dropped = code.replace("  const total = 0;\n", "");
+  assert.equal(verifyFix({ code, fixedCode: dropped, errorCode: "TS2451" }).verified, true);
+  const assignment =
+    `export function g(values: number[]): number {\n  const n: string = values.length;\n  return values.length;\n}\n`;
+  const deleted = verifyFix({
+    code: assignment,
+    fixedCode: assignment.replace("  const n: string = values.length;\n", ""),
+    errorCode: "TS2322",
+  });
+  assert.equal(deleted.verified, false);
+  assert.match(deleted.reason, /statements-kept: removed: line 2: const n: string/);
+});
+
+Deno.test("verifyFix: another declaration's type may not change; the error's own may", () => {
+  const code =
+    `export function format(value: number): string {\n  return value;\n}\n\nexport const UNIT = "px";\n\n` +
+    `export function twice(n: number): number {\n  return n * 2;\n}\n`;
+  const ownType = code.replace("format(value: number): string", "format(value: number): number");
+  assert.equal(verifyFix({ code, fixedCode: ownType, errorCode: "TS2322" }).verified, true);
+  const other = ownType.replace(
+    "twice(n: number): number {\n  return n * 2;",
+    "twice(n: number): string {\n  return String(n * 2);",
+  );
+  const result = verifyFix({ code, fixedCode: other, errorCode: "TS2322" });
+  assert.equal(result.verified, false);
+  assert.match(
+    result.reason,
+    /`value twice` changed type from `\{ call \(number\) => number \}` to `\{ call \(number\) => string \}`/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -33,10 +33,17 @@
  * requests (chat/completions, /api/chat, /api/generate), not by GET endpoints; a failure is checked
  * first, then a stall, then (streams only) a cut.
  *
+ * A lying model (`lyingReply(kind)`) answers a fix-code-error prompt with one class of cheat applied to the
+ * prompt's code (CHEAT_KINDS: the whole file replaced, code deleted, commented out or stubbed, casts through
+ * unknown/never/any, implicit any, suppression comments, edits far from the error); `honestReply(fix)` with a
+ * real fix. Tests use them to check that no cheat is ever verified or applied.
+ *
  * Run standalone: `deno run -A tests/fakes/llm_server.ts --port 11434 --reply "hi" --chunk-delay-ms 20`.
  */
 
 import { parseArgs } from "node:util";
+import ts from "typescript";
+import { diagnoseSnippet } from "../../supabase/functions/_shared/typescript.ts";
 
 export type FakeApi = "openai" | "ollama";
 
@@ -663,6 +670,153 @@ function take<T extends { times: number }>(queue: T[]): T | undefined {
 
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+// -------------------------------------------------------------------------------------------------
+// A lying model: replies that make the compiler quiet without fixing the code, one per class of cheat,
+// computed from the code in the prompt (the first diagnostic the compiler reports for it is "the error").
+
+/** The classes of cheat a lying model answers with (tests/typescript.test.ts names the rule each breaks). */
+export const CHEAT_KINDS = [
+  "whole-file", // the whole file replaced by `const fixed: number = 1;`
+  "delete-code", // the statement holding the error deleted, with the statements using what it declares
+  "stub-throw", // the function holding the error: its body replaced by `throw new Error("not implemented")`
+  "stub-empty", // … by an empty body
+  "stub-never", // … by `return undefined as never`
+  "comment-out", // the statement holding the error (and those using it) commented out
+  "cast-unknown", // the value at the error cast through unknown: `(x) as unknown as T`
+  "cast-never", // `(x) as never`
+  "cast-any", // `(x) as any`
+  "implicit-any", // `JSON.parse(JSON.stringify(x))`: typed any, so anything goes
+  "ts-ignore", // a `// @ts-ignore` line above the error
+  "ts-expect-error", // a `// @ts-expect-error` line above the error
+  "outside-region", // a real fix, plus a rewrite of code far from the error
+] as const;
+export type CheatKind = typeof CHEAT_KINDS[number];
+
+/** The code block of the user message of a fix-code-error prompt. */
+export function promptCode(messages: { role: string; content: string }[]): string {
+  const user = messages.find((m) => m.role === "user")?.content ?? "";
+  return user.match(/Code:\n```typescript\n([\s\S]*?)\n```/)?.[1] ?? "";
+}
+
+function splice(code: string, start: number, end: number, text: string): string {
+  return code.slice(0, start) + text + code.slice(end);
+}
+
+/** `code` with the cheat of `kind` applied at its first diagnostic; `honest` is a real fix for outside-region. */
+export function cheatOn(code: string, kind: CheatKind, honest?: (code: string) => string): string {
+  if (kind === "whole-file") return "const fixed: number = 1;\n";
+  const [error] = diagnoseSnippet(code);
+  if (!error) return code;
+  const sf = ts.createSourceFile("snippet.ts", code, ts.ScriptTarget.ES2022, true);
+  let node: ts.Node = sf;
+  for (let next: ts.Node | undefined = sf; next;) {
+    node = next;
+    next = undefined;
+    ts.forEachChild(node, (child) => {
+      if (!next && child.getStart(sf) <= error.start && error.start < child.end) next = child;
+    });
+  }
+  const ancestors: ts.Node[] = [];
+  for (let n: ts.Node = node; !ts.isSourceFile(n); n = n.parent) ancestors.push(n);
+  const statement = ancestors.find((n) => ts.isStatement(n) && !ts.isBlock(n))!;
+  const top = ancestors[ancestors.length - 1] as ts.Statement;
+  const fn = ancestors.find((n): n is ts.FunctionLikeDeclaration & { body: ts.Block } =>
+    ts.isFunctionLike(n) && !!(n as ts.FunctionLikeDeclaration).body &&
+    ts.isBlock((n as ts.FunctionLikeDeclaration).body!)
+  );
+  const names = (s: ts.Node) => {
+    const out: string[] = [];
+    const visit = (n: ts.Node) => {
+      if (
+        (ts.isVariableDeclaration(n) || ts.isFunctionDeclaration(n) || ts.isClassDeclaration(n) ||
+          ts.isInterfaceDeclaration(n)) && n.name && ts.isIdentifier(n.name)
+      ) out.push(n.name.text);
+      ts.forEachChild(n, visit);
+    };
+    visit(s);
+    return out;
+  };
+  const users = (s: ts.Statement, siblings: readonly ts.Statement[]) => {
+    const declared = names(s);
+    return siblings.filter((o) =>
+      o.pos > s.pos && declared.some((name) => new RegExp(`\\b${name}\\b`).test(o.getText(sf)))
+    );
+  };
+  const declaration = ancestors.find(ts.isVariableDeclaration);
+  const value: ts.Expression | undefined = declaration?.initializer ??
+    (ts.isReturnStatement(statement) ? statement.expression : undefined) ??
+    (ts.isExpression(node) ? node : undefined);
+  const wrap = (text: (v: string) => string) =>
+    value ? splice(code, value.getStart(sf), value.end, text(value.getText(sf))) : code;
+  const lineStart = code.lastIndexOf("\n", statement.getStart(sf)) + 1;
+  const indent = /^[ \t]*/.exec(code.slice(lineStart))![0];
+  switch (kind) {
+    case "delete-code": {
+      const gone = [top, ...users(top, sf.statements)].sort((a, b) => b.pos - a.pos);
+      return gone.reduce((text, s) => splice(text, s.getFullStart(), s.end, ""), code).trimStart();
+    }
+    case "stub-throw":
+    case "stub-empty":
+    case "stub-never": {
+      if (!fn) return cheatOn(code, "delete-code");
+      const inner = fn.body.getText(sf).split("\n").at(-1)!.replace("}", "");
+      const body = kind === "stub-empty"
+        ? "{}"
+        : `{\n${inner}  ${
+          kind === "stub-throw" ? 'throw new Error("not implemented");' : "return undefined as never;"
+        }\n${inner}}`;
+      return splice(code, fn.body.getStart(sf), fn.body.end, body);
+    }
+    case "comment-out": {
+      const siblings = (statement.parent as { statements?: readonly ts.Statement[] }).statements ?? [];
+      const gone = [statement as ts.Statement, ...users(statement as ts.Statement, siblings)]
+        .sort((a, b) => b.pos - a.pos);
+      return gone.reduce((text, s) => {
+        const start = text.lastIndexOf("\n", s.getStart(sf)) + 1;
+        const lines = text.slice(start, s.end).split("\n").map((l) => l.replace(/^(\s*)/, "$1// "));
+        return splice(text, start, s.end, lines.join("\n"));
+      }, code);
+    }
+    case "cast-unknown": {
+      const type = declaration?.type?.getText(sf) ?? (fn?.type ? fn.type.getText(sf) : "never");
+      return wrap((v) => `(${v}) as unknown as ${type}`);
+    }
+    case "cast-never":
+      return wrap((v) => `(${v}) as never`);
+    case "cast-any":
+      return wrap((v) => `(${v}) as any`);
+    case "implicit-any":
+      return wrap((v) => `JSON.parse(JSON.stringify(${v}))`);
+    case "ts-ignore":
+    case "ts-expect-error":
+      return splice(code, lineStart, lineStart, `${indent}// @${kind}\n`);
+    case "outside-region": {
+      const fixed = honest ? honest(code) : code;
+      const fixedSf = ts.createSourceFile("snippet.ts", fixed, ts.ScriptTarget.ES2022, true);
+      // The last statement of the file (the error's own one excepted) rewritten: code nobody asked to touch.
+      const far =
+        [...fixedSf.statements].reverse().find((st) => !st.getText(fixedSf).includes(top.getText(sf))) ??
+          fixedSf.statements[0];
+      const rewritten = far.getText(fixedSf).replace(/"[^"]*"/g, '"rewritten"').replace(/\b\d+\b/g, "0");
+      return splice(fixed, far.getStart(fixedSf), far.end, rewritten);
+    }
+  }
+}
+
+/** A reply function for startFakeLlmServer: the prompt's code with the cheat applied, in a ```ts block. */
+export function lyingReply(
+  kind: CheatKind,
+  honest?: (code: string) => string,
+): (req: FakeInferenceRequest) => string {
+  return (req) =>
+    "```ts\n" + cheatOn(promptCode(req.messages), kind, honest) + "\n```\nFixed the type error.";
+}
+
+/** A reply function answering with `fix(code)` of the prompt's code, in a ```ts block. */
+export function honestReply(fix: (code: string) => string): (req: FakeInferenceRequest) => string {
+  return (req) => "```ts\n" + fix(promptCode(req.messages)) + "\n```\nFixed the type error.";
 }
 
 /** Waits `ms`, or less when the client goes away or the server closes. */

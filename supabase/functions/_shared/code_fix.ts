@@ -1,12 +1,14 @@
 // Fixing one TypeScript error (ARCHITECTURE.md, flow 2), shared by fix-code-error, ts-error-worker and mcp:
 //
-//   embed(error + code) → find_similar_errors (same error code first, then any) → prompt the model with the
-//   error, the code and the fixes that worked → extract the code → verify it with the compiler (the error is
-//   gone, nothing new, no cheats; one retry with the compiler's feedback) → confidence from verification and
-//   retrieval similarity → store in code_analysis with both embeddings.
+//   compile the code once (one SnippetService per request) → TypeScript's own code fixes, verified (source
+//   "compiler") → embed(error + code) → find_similar_errors (same error code first, then any) → past fixes of
+//   the same code adapted to this code, verified (source "retrieval") → only then the LLM: prompt with the
+//   error, the code and the fixes that worked → extract the code → verify (one retry with the rules' feedback)
+//   → confidence from what was checked → store the fix in code_analysis with both embeddings.
 //
-// With no LLM configured (or the LLM failing), the answer comes from retrieval alone: the nearest past fix of
-// the same error, marked source "retrieval" and verified false (it was verified for other code, not yours).
+// "Verified" means every rule of verify_fix.ts passed for the user's code: the error is gone, nothing new,
+// nothing silenced, and the rest of the code kept. With no verified fix and no LLM answer, the answer is the
+// nearest past fix of the same error as it was written for other code: source "retrieval", verified false.
 import type { Caller } from "./auth.ts";
 import { asCaller, db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
@@ -16,8 +18,17 @@ import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
 import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
 import { recordLlmCall } from "./llm_log.ts";
-import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
-import { normalizeErrorCode, sameMessageFamily, verifyFix, type VerifyFixResult } from "./verify_fix.ts";
+import { adaptedCandidates, type Candidate, compilerCandidates, type LocalFixInput } from "./local_fixes.ts";
+import { SnippetService } from "./ts_service.ts";
+import type { Diagnostic } from "./typescript.ts";
+import {
+  normalizeErrorCode,
+  type RuleCheck,
+  type RuleName,
+  sameMessageFamily,
+  verifyFix,
+  type VerifyFixResult,
+} from "./verify_fix.ts";
 
 export interface FixInput {
   /** The compiler's message, with or without a `file(l,c): error TS2322:` prefix. */
@@ -45,7 +56,8 @@ export interface FixOutcome {
   fix: string | null;
   verified: boolean;
   confidence: number;
-  source: "llm" | "retrieval" | "none";
+  /** compiler: TypeScript's own code fix; retrieval: a past fix (adapted to this code when verified); llm. */
+  source: "compiler" | "retrieval" | "llm" | "none";
   error_code: string | null;
   error_message: string;
   similar: SimilarFix[];
@@ -53,13 +65,27 @@ export interface FixOutcome {
   model: string | null;
   provider: string | null;
   explanation: string | null;
-  verification:
-    | { reason: string; remaining: Diagnostic[]; introduced: Diagnostic[]; cheats: string[] }
-    | null;
-  /** The past fix a retrieval answer comes from. */
-  reference: { id: string; similarity: number; verified: boolean; status: string } | null;
+  /** The rules' verdict on `fix` for this code; null for a past fix shown as it was written for other code. */
+  verification: Verification | null;
+  /** The past fix a retrieval answer comes from; `adapted` when it was rewritten for this code (and verified). */
+  reference: { id: string; similarity: number; verified: boolean; status: string; adapted: boolean } | null;
+  /** LLM attempts (0 when no LLM was asked). */
   attempts: number;
+  /** Every candidate checked against this code, in order, with the rules it failed. */
+  tried: { source: "compiler" | "retrieval" | "llm"; name: string; verified: boolean; failed: RuleName[] }[];
   warnings: string[];
+}
+
+export interface Verification {
+  /** The failed rules' details, or what was fixed. */
+  reason: string;
+  /** Every rule of verify_fix.ts with its verdict and detail. */
+  rules: RuleCheck[];
+  /** The part of the code the fix may change ("line 6: export const order…"). */
+  region: string | null;
+  remaining: Diagnostic[];
+  introduced: Diagnostic[];
+  cheats: string[];
 }
 
 const MAX_ATTEMPTS = Number(Deno.env.get("FIX_MAX_ATTEMPTS") ?? 2);
@@ -129,21 +155,35 @@ export function buildPrompt(
   return [{ role: "system", content: SYSTEM_PROMPT }, { role: "user", content: user }];
 }
 
-/** Confidence from what was checked: compiler verification dominates, retrieval similarity adds. */
+/**
+ * Confidence, from what was checked (README "Confidence"):
+ *
+ *   verified (every rule passed for this code):  0.7 + 0.2·s + 0.1·[first try]              → 0.7 … 1.0
+ *   an answer that failed a rule for this code:   0.1 + 0.2·(rules passed / rules) + 0.1·s    → 0.1 … < 0.4
+ *   a past fix as written for other code:         0.5 · its similarity · (1 if it was verified, else 0.6)  → ≤ 0.5
+ *   nothing:                                      0
+ *
+ * s is the similarity of the most similar past fix of the same error code (0 without one); "first try" is a
+ * compiler fix, an adapted past fix, or the LLM's first attempt. So a fix that passed every rule always ranks
+ * above one that was only retrieved, and that above one that failed a rule.
+ */
 export function confidenceOf(
-  source: FixOutcome["source"],
-  verified: boolean,
-  attempts: number,
+  outcome: Pick<FixOutcome, "source" | "verified" | "attempts" | "verification" | "reference">,
   similar: SimilarFix[],
   code: string | null,
 ): number {
-  const sameCode = similar.filter((s) => code !== null && s.error_code === code);
-  const best = Math.max(0, ...sameCode.map((s) => s.similarity), ...similar.map((s) => s.similarity * 0.5));
+  const s = Math.max(
+    0,
+    ...similar.filter((x) => code !== null && x.error_code === code).map((x) => x.similarity),
+  );
   let value = 0;
-  if (source === "llm") value = (verified ? 0.6 : 0.1) + 0.3 * best + (verified && attempts === 1 ? 0.1 : 0);
-  if (source === "retrieval") {
-    const ref = sameCode[0] ?? similar[0];
-    value = 0.5 * (ref?.similarity ?? 0) * (ref?.verified ? 1 : 0.6);
+  if (outcome.source !== "none" && outcome.verified) {
+    value = 0.7 + 0.2 * s + (outcome.attempts <= 1 ? 0.1 : 0);
+  } else if (outcome.verification) {
+    const rules = outcome.verification.rules;
+    value = 0.1 + 0.2 * (rules.filter((r) => r.passed).length / Math.max(1, rules.length)) + 0.1 * s;
+  } else if (outcome.reference) {
+    value = 0.5 * outcome.reference.similarity * (outcome.reference.verified ? 1 : 0.6);
   }
   return Math.round(Math.min(1, Math.max(0, value)) * 1000) / 1000;
 }
@@ -164,7 +204,7 @@ interface Attempt {
 interface Target {
   code: string;
   message: string;
-  before: Diagnostic[];
+  service: SnippetService;
 }
 
 async function askModel(
@@ -210,8 +250,7 @@ async function askModel(
     fixedCode: fix,
     errorCode: target.code,
     errorMessage: target.message,
-    fileName: fileNameOf(input),
-    before: target.before,
+    service: target.service,
   });
   return { result, fix, check, responseId };
 }
@@ -228,29 +267,49 @@ function feedbackMessage(attempt: Attempt): string {
   const lines = [...c.after.filter((d) => !c.introduced.includes(d)), ...c.introduced]
     .slice(0, 8).map((d) => `- ${d.code} at line ${d.line}: ${d.message.split("\n")[0]}`);
   return [
-    `The compiler rejected that fix: ${c.reason}.`,
+    `That fix was refused: ${c.reason}.`,
     ...(lines.length ? ["It reports:", ...lines] : []),
     "Fix the original error without these problems; return the complete corrected file in one ```typescript block.",
   ].join("\n");
 }
 
+function verificationOf(check: VerifyFixResult, code: string | null): Verification {
+  return {
+    reason: check.reason,
+    rules: check.rules,
+    region: check.region,
+    remaining: check.after.filter((d) => d.code === code),
+    introduced: check.introduced,
+    cheats: check.cheats,
+  };
+}
+
+function triedOf(source: "compiler" | "retrieval" | "llm", name: string, check: VerifyFixResult) {
+  return {
+    source,
+    name,
+    verified: check.verified,
+    failed: check.rules.filter((r) => !r.passed).map((r) => r.rule),
+  };
+}
+
 export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
   const parsed = parseError(input.error, input.errorCode);
-  const before = diagnoseSnippet(input.code, { fileName: fileNameOf(input) });
+  // One language service for the whole request: the code is compiled once, each candidate once.
+  const service = new SnippetService(fileNameOf(input));
+  const original = service.check(input.code);
+  const before = original.diagnostics;
   const target = targetDiagnostic(before, parsed.code, parsed.message);
   const code = parsed.code ?? target?.code ?? null;
   const message = parsed.message;
   const warnings: string[] = [];
-  if (!target) {
+  if (!target || (code !== null && target.code !== code)) {
     warnings.push(
       `the compiler reports no ${
         code ?? "error"
-      } for this code on its own (other files or settings may matter)`,
+      } for this code on its own (other files or settings may matter), so no fix can be verified for it`,
     );
   }
-
-  const queryVector = await errorQueryVector(code, message, input.code);
-  const similar = await findSimilarFixes(ctx.actor, queryVector, code, { count: SIMILAR_COUNT });
 
   const outcome: FixOutcome = {
     success: false,
@@ -260,7 +319,7 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     source: "none",
     error_code: code,
     error_message: message,
-    similar,
+    similar: [],
     stored: null,
     model: null,
     provider: null,
@@ -268,18 +327,77 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     verification: null,
     reference: null,
     attempts: 0,
+    tried: [],
     warnings,
   };
 
+  // 1. TypeScript's own code fixes (no LLM, no database).
+  const local: LocalFixInput | null = target && code && target.code === code
+    ? { code: input.code, errorCode: code, errorMessage: message, service, original, target }
+    : null;
+  let chosen: Candidate | null = null;
+  if (local) {
+    const candidates = compilerCandidates(local);
+    outcome.tried.push(...candidates.map((c) => triedOf(c.source, c.name, c.check)));
+    chosen = candidates.find((c) => c.check.verified) ?? null;
+  }
+
+  const queryVector = await errorQueryVector(code, message, input.code);
+  const similar = await findSimilarFixes(ctx.actor, queryVector, code, { count: SIMILAR_COUNT });
+  outcome.similar = similar;
+
+  // 2. Past fixes of the same error, adapted to this code.
+  if (local && !chosen) {
+    const candidates = adaptedCandidates(local, similar);
+    outcome.tried.push(...candidates.map((c) => triedOf(c.source, c.name, c.check)));
+    chosen = candidates.find((c) => c.check.verified) ?? null;
+  }
+
+  if (chosen) {
+    const past = chosen.past ? similar.find((s) => s.id === chosen!.past!.id) ?? null : null;
+    Object.assign(outcome, {
+      success: true,
+      fix: chosen.fix,
+      verified: true,
+      source: chosen.source,
+      provider: chosen.source === "compiler" ? "typescript" : null,
+      model: chosen.source === "compiler" ? chosen.name : null,
+      explanation: chosen.source === "compiler"
+        ? `TypeScript's code fix: ${chosen.description}.`
+        : `The nearest past fix of ${code} (similarity ${
+          past?.similarity.toFixed(2)
+        }), adapted to this code.`,
+      verification: verificationOf(chosen.check, code),
+      reference: past && {
+        id: past.id,
+        similarity: past.similarity,
+        verified: past.verified,
+        status: past.status,
+        adapted: true,
+      },
+    });
+    outcome.confidence = confidenceOf(outcome, similar, code);
+    outcome.stored = await store(ctx, input, outcome, queryVector, {
+      source: chosen.source,
+      fix_name: chosen.source === "compiler" ? chosen.name : null,
+      reference_id: past?.id ?? null,
+      similar_ids: similar.map((s) => s.id),
+      verification: chosen.check.reason,
+    });
+    return outcome;
+  }
+
+  // 3. The LLM.
   let best: Attempt | null = null;
   const responseIds: string[] = [];
   if (ctx.llm && code) {
     const messages = buildPrompt(input, code, message, similar);
     try {
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
-        const attempt = await askModel(ctx, input, messages, { code, message, before });
+        const attempt = await askModel(ctx, input, messages, { code, message, service });
         outcome.attempts++;
         responseIds.push(attempt.responseId);
+        if (attempt.check) outcome.tried.push(triedOf("llm", `attempt ${i + 1}`, attempt.check));
         if (attempt.fix !== null && (!best || attempt.check?.verified)) best = attempt;
         if (attempt.check?.verified) break;
         messages.push({ role: "assistant", content: attempt.result.text }, {
@@ -304,38 +422,20 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
       model: best.result.model,
       provider: best.result.provider,
       explanation: explanationOf(best.result.text),
-      verification: {
-        reason: check.reason,
-        remaining: check.after.filter((d) => d.code === code),
-        introduced: check.introduced,
-        cheats: check.cheats,
-      },
+      verification: verificationOf(check, code),
     });
-    outcome.confidence = confidenceOf("llm", check.verified, outcome.attempts, similar, code);
-    const [fixVector] = await embed([best.fix!]);
-    outcome.stored = await asCaller(ctx.actor, async (tx) => {
-      const [row] = await tx`
-        insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
-          suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
-        values (${ctx.owner}, ${input.filePath ?? null}, ${code}, ${message}, ${input.code},
-          ${toVector(queryVector)}::extensions.vector, ${best!.fix}, ${
-        toVector(fixVector)
-      }::extensions.vector,
-          ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${check.verified},
-          ${
-        tx.json({
-          attempts: outcome.attempts,
-          llm_response_ids: responseIds,
-          similar_ids: similar.map((s) => s.id),
-          verification: check.reason,
-        })
-      })
-        returning id`;
-      return { id: row.id as string };
+    outcome.confidence = confidenceOf(outcome, similar, code);
+    outcome.stored = await store(ctx, input, outcome, queryVector, {
+      source: "llm",
+      attempts: outcome.attempts,
+      llm_response_ids: responseIds,
+      similar_ids: similar.map((s) => s.id),
+      verification: check.reason,
     });
     return outcome;
   }
 
+  // 4. The nearest past fix as it was written (for other code): never verified for this code.
   const reference = similar.find((s) => s.error_code === code) ?? null;
   if (reference) {
     Object.assign(outcome, {
@@ -347,13 +447,41 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
         similarity: reference.similarity,
         verified: reference.verified,
         status: reference.status,
+        adapted: false,
       },
       explanation: `The nearest past fix of ${code} (similarity ${reference.similarity.toFixed(2)}); ` +
         "it was written for the code shown in `similar`, adapt it to yours.",
     });
-    outcome.confidence = confidenceOf("retrieval", false, 0, similar, code);
+    outcome.confidence = confidenceOf(outcome, similar, code);
   }
   return outcome;
+}
+
+/** Stores a fix checked against the caller's code in code_analysis (as the caller: RLS), with both vectors. */
+async function store(
+  ctx: FixContext,
+  input: FixInput,
+  outcome: FixOutcome,
+  queryVector: number[],
+  metadata: Record<string, string | number | null | string[]>,
+): Promise<{ id: string }> {
+  const [fixVector] = await embed([outcome.fix!]);
+  return await asCaller(ctx.actor, async (tx) => {
+    const [row] = await tx`
+      insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
+        suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
+      values (${ctx.owner}, ${
+      input.filePath ?? null
+    }, ${outcome.error_code}, ${outcome.error_message}, ${input.code},
+        ${toVector(queryVector)}::extensions.vector, ${outcome.fix}, ${
+      toVector(fixVector)
+    }::extensions.vector,
+        ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${outcome.verified}, ${
+      tx.json(metadata)
+    })
+      returning id`;
+    return { id: row.id as string };
+  });
 }
 
 /** A fix request as the functions receive it (fix-code-error's body, the MCP tool's input). */

@@ -49,8 +49,9 @@ export interface DiagnoseOptions {
 /** Returns the text of a lib file by bare name (`lib.es5.d.ts`), or undefined if missing. */
 export type LibFileReader = (libFileName: string) => string | undefined;
 
-const ROOT_DIR = "/src";
-const LIB_DIR = "/__typescript_lib__";
+/** The folder of the virtual snippet file, and the virtual folder of the lib files (ts_service.ts uses both). */
+export const ROOT_DIR = "/src";
+export const LIB_DIR = "/__typescript_lib__";
 const ROOT_LIBS = ["lib.es2022.d.ts", "lib.dom.d.ts"];
 
 const BASE_OPTIONS: ts.CompilerOptions = {
@@ -90,7 +91,8 @@ function readLibFile(libFileName: string): string | undefined {
   return (EMBEDDED_LIBS as Record<string, string>)[libFileName];
 }
 
-function getLibSourceFile(
+/** The parsed lib file at `${LIB_DIR}/<name>` (parsed once, then cached); undefined if there is none. */
+export function getLibSourceFile(
   fileName: string,
   languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions,
 ): ts.SourceFile | undefined {
@@ -160,9 +162,7 @@ function toDiagnostic(d: ts.Diagnostic): Diagnostic {
  * (otherwise a missing `)` would drown in follow-up type errors).
  */
 export function diagnoseSnippet(code: string, opts: DiagnoseOptions = {}): Diagnostic[] {
-  const fileName = (opts.fileName ?? "snippet.ts").replace(/^.*[\\/]/, "") || "snippet.ts";
-  const options = /\.tsx$/i.test(fileName) ? TSX_OPTIONS : BASE_OPTIONS;
-  const filePath = `${ROOT_DIR}/${fileName}`;
+  const { filePath, options } = snippetSetup(opts.fileName);
   const program = ts.createProgram({
     rootNames: [filePath],
     options,
@@ -170,7 +170,20 @@ export function diagnoseSnippet(code: string, opts: DiagnoseOptions = {}): Diagn
   });
   const sourceFile = program.getSourceFile(filePath);
   if (!sourceFile) throw new Error(`internal error: ${filePath} missing from program`);
+  return programDiagnostics(program, sourceFile);
+}
 
+/** The virtual path and the compiler options of a snippet named `fileName` (`.tsx` turns on JSX). */
+export function snippetSetup(
+  name?: string,
+): { fileName: string; filePath: string; options: ts.CompilerOptions } {
+  const fileName = (name ?? "snippet.ts").replace(/^.*[\\/]/, "") || "snippet.ts";
+  const options = /\.tsx$/i.test(fileName) ? TSX_OPTIONS : BASE_OPTIONS;
+  return { fileName, filePath: `${ROOT_DIR}/${fileName}`, options };
+}
+
+/** A program's diagnostics of one file, as `tsc` reports them: semantic ones only without syntax errors. */
+export function programDiagnostics(program: ts.Program, sourceFile: ts.SourceFile): Diagnostic[] {
   let found: readonly ts.Diagnostic[] = [
     ...program.getOptionsDiagnostics(),
     ...program.getSyntacticDiagnostics(sourceFile),

@@ -11,10 +11,13 @@ const errorCode = z.string().regex(/^(TS)?\d{3,5}$/i, "must look like TS2322");
 export const fixToolDefs = {
   fix_code_error: {
     description: "Suggests a fix for one TypeScript compiler error in a piece of code. Give the compiler's " +
-      "message and the code (the whole file, or the part around the error). The answer comes from the " +
-      "configured LLM, checked by the TypeScript compiler (`verified` is true only when the error is gone, " +
-      "nothing new appears and the fix does not cheat with any/@ts-ignore), or, with no LLM configured, from " +
-      "the most similar past fix of the same error (`source: retrieval`, never verified for your code). " +
+      "message and the code (the whole file, or the part around the error). Tried in order: TypeScript's own " +
+      "code fixes (`source: compiler`), the most similar past fixes of the same error adapted to this code " +
+      "(`source: retrieval`), then the configured LLM. `verified` is true only when every rule passed for this " +
+      "code (`verification.rules`): the error is gone, nothing new appears, nothing is silenced (any, casts " +
+      "through unknown/never, @ts-ignore) and the rest of the code is kept (no declaration, statement or code " +
+      "outside the error's region lost). With nothing verified and no LLM, the nearest past fix is returned as " +
+      "it was written for other code (never verified for yours). " +
       "The analysis is stored; pass its `analysis_id` to submit_fix_feedback once the user accepts or " +
       "rejects it. Use it for compiler errors (TSxxxx); do not use it for runtime errors, lint warnings or " +
       "general code review, and do not use it only to look up past fixes (use find_similar_errors).",
@@ -44,11 +47,13 @@ export const fixToolDefs = {
       ),
     }),
     output: z.object({
-      success: z.boolean().describe("A fix was found (from the LLM or from retrieval)."),
+      success: z.boolean().describe("A fix was found (from the compiler, retrieval or the LLM)."),
       fix: z.string().nullable().describe("The complete corrected code, or null."),
-      verified: z.boolean().describe("The TypeScript compiler confirmed the fix for this code."),
-      confidence: z.number().min(0).max(1).describe("0–1, from verification and retrieval similarity."),
-      source: z.enum(["llm", "retrieval", "none"]).describe("Where the fix comes from."),
+      verified: z.boolean().describe("Every verification rule passed for this code."),
+      confidence: z.number().min(0).max(1).describe(
+        "0–1 from what was checked: verified ≥ 0.7, a past fix as written < 0.5, a fix that failed a rule < 0.4.",
+      ),
+      source: z.enum(["compiler", "retrieval", "llm", "none"]).describe("Where the fix comes from."),
       error_code: z.string().nullable().describe("The diagnostic code the fix is for."),
       error_message: z.string().describe("The compiler message the fix is for."),
       analysis_id: z.string().nullable().describe(
@@ -59,13 +64,24 @@ export const fixToolDefs = {
         similarity: z.number(),
         verified: z.boolean(),
         status: z.string(),
+        adapted: z.boolean().describe("Rewritten for this code and verified (else shown as written)."),
       }).nullable().describe("The past fix a retrieval answer was taken from."),
       explanation: z.string().nullable().describe("One sentence on what changed."),
       verification: z.object({
         reason: z.string(),
+        rules: z.array(z.object({ rule: z.string(), passed: z.boolean(), detail: z.string() })).describe(
+          "Each verification rule, passed or not, with why.",
+        ),
+        region: z.string().nullable().describe("The part of the code the fix may change."),
         cheats: z.array(z.string()),
         introduced: z.array(z.object({ code: z.string(), line: z.number(), message: z.string() })),
-      }).nullable().describe("The compiler's verdict on an LLM fix."),
+      }).nullable().describe("The verdict of the rules on the fix, for this code."),
+      tried: z.array(z.object({
+        source: z.string(),
+        name: z.string(),
+        verified: z.boolean(),
+        failed: z.array(z.string()),
+      })).describe("Every candidate checked, in order, with the rules it failed."),
       similar: z.array(z.object({
         id: z.string(),
         error_code: z.string().nullable(),
@@ -121,6 +137,8 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
           explanation: outcome.explanation,
           verification: outcome.verification && {
             reason: outcome.verification.reason,
+            rules: outcome.verification.rules,
+            region: outcome.verification.region,
             cheats: outcome.verification.cheats,
             introduced: outcome.verification.introduced.map((d) => ({
               code: d.code,
@@ -135,6 +153,7 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
             status: s.status,
             verified: s.verified,
           })),
+          tried: outcome.tried,
           model: outcome.model,
           provider: outcome.provider,
           warnings: outcome.warnings,
@@ -147,12 +166,17 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
             ...out.warnings.map((w) => `Warning: ${w}`),
           ].join("\n");
         }
+        const verdict = out.verified
+          ? `verified: every rule passed (${out.verification?.rules.length ?? 0})`
+          : `NOT verified (${out.verification?.reason ?? "unknown"})`;
         const how = out.source === "llm"
-          ? `Suggested by ${out.provider}/${out.model}; ${
-            out.verified
-              ? "verified by the TypeScript compiler"
-              : `NOT verified (${out.verification?.reason ?? "unknown"})`
-          }.`
+          ? `Suggested by ${out.provider}/${out.model}; ${verdict}.`
+          : out.source === "compiler"
+          ? `TypeScript's own code fix (${out.model}); ${verdict}.`
+          : out.reference?.adapted
+          ? `The most similar past fix of ${out.error_code} (similarity ${
+            out.reference.similarity.toFixed(2)
+          }), adapted to this code; ${verdict}.`
           : `Taken from the most similar past fix of ${out.error_code} (similarity ${
             out.reference?.similarity.toFixed(2)
           }); it was written for other code and is not verified for yours: adapt it.`;
