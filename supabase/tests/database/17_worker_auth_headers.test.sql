@@ -1,4 +1,4 @@
--- How SQL calls the workers (migration 20261205010000): a legacy service_role JWT goes in Authorization: Bearer,
+-- How SQL calls the workers (migration 20261205020000): a legacy service_role JWT goes in Authorization: Bearer,
 -- a new-style sb_secret_ key only in the apikey header (hosted's gateway answers 401 to `Bearer sb_…`).
 begin;
 select plan(7);
