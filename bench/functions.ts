@@ -166,8 +166,16 @@ async function writePerRowProject(): Promise<string> {
     join(ROOT, "supabase", "functions", "generate-embedding", "deno.json"),
     join(fn, "deno.json"),
   );
-  const shared = (name: string) =>
-    JSON.stringify(`file://${join(ROOT, "supabase", "functions", "_shared", name)}`);
+  // The project's shared modules, copied beside the function as a deployed project has them (a function process
+  // may read only inside its own supabase/functions folder).
+  await new Deno.Command("cp", {
+    args: [
+      "-r",
+      join(ROOT, "supabase", "functions", "_shared"),
+      join(dir, "supabase", "functions", "_shared"),
+    ],
+  }).output();
+  const shared = (name: string) => JSON.stringify(`../_shared/${name}`);
   await Deno.writeTextFile(
     join(fn, "index.ts"),
     `import { z } from "zod";

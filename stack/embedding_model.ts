@@ -180,6 +180,19 @@ export function embeddingModelInfo(): EmbeddingModelInfo {
  * unit-length (unless `normalize` is false), `EMBEDDING_DIMS` long, in input order.
  */
 export async function embed(texts: string[], options: { normalize?: boolean } = {}): Promise<number[][]> {
+  const data = await embedPacked(texts, options);
+  const vectors: number[][] = [];
+  for (let row = 0; row < texts.length; row++) {
+    vectors.push(Array.from(data.subarray(row * EMBEDDING_DIMS, (row + 1) * EMBEDDING_DIMS)));
+  }
+  return vectors;
+}
+
+/** embed() without unpacking: the vectors one after another in one Float32Array (texts.length × EMBEDDING_DIMS). */
+export async function embedPacked(
+  texts: string[],
+  options: { normalize?: boolean } = {},
+): Promise<Float32Array> {
   if (!Array.isArray(texts) || texts.length === 0) {
     throw new TypeError("embed() needs a non-empty array of strings");
   }
@@ -197,12 +210,7 @@ export async function embed(texts: string[], options: { normalize?: boolean } = 
         `[${texts.length}, ${EMBEDDING_DIMS}] (the database columns are vector(${EMBEDDING_DIMS}))`,
     );
   }
-  const data = output.data as Float32Array;
-  const vectors: number[][] = [];
-  for (let row = 0; row < rows; row++) {
-    vectors.push(Array.from(data.subarray(row * dims, (row + 1) * dims)));
-  }
-  return vectors;
+  return output.data as Float32Array;
 }
 
 /** Embeds a single text. */

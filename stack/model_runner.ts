@@ -4,7 +4,9 @@
 // function process.
 //
 //   POST /embed {"model": "gte-small", "inputs": ["…"], "mean_pool": true, "normalize": true}
-//     → {"embeddings": [[384 numbers], …]}   (503 {"error"} when the model cannot be loaded)
+//     → the vectors as little-endian float32, one after another (application/octet-stream; x-dims: 384), or
+//       with `accept: application/json` {"embeddings": [[384 numbers], …]}; 503 {"error"} when the model cannot
+//       be loaded. Binary because JSON of 64 × 384 floats costs more than the tiny test model's inference.
 //   GET  /health → {"model", "source", "backend"}
 //
 // Requests that arrive while the model is busy are run together as one batch (up to EMBEDDING_RUNNER_BATCH
@@ -13,12 +15,12 @@
 // Run by the stack (startModelRunner); environment: EMBEDDING_MODEL, EMBEDDING_MODEL_DIR, EMBEDDING_CACHE_DIR,
 // HF_ENDPOINT (see ./embedding_model.ts), EMBEDDING_RUNNER_BATCH.
 import { ROOT } from "./config.ts";
-import { embed, embeddingModelInfo } from "./embedding_model.ts";
+import { EMBEDDING_DIMS, embeddingModelInfo, embedPacked } from "./embedding_model.ts";
 
 interface Job {
   texts: string[];
   normalize: boolean;
-  resolve: (vectors: number[][]) => void;
+  resolve: (vectors: Float32Array) => void;
   reject: (error: Error) => void;
 }
 
@@ -28,9 +30,10 @@ export class EmbeddingScheduler {
   #queue: Job[] = [];
   #busy = false;
 
-  constructor(private maxBatch: number, private run = embed) {}
+  constructor(private maxBatch: number, private run = embedPacked) {}
 
-  embed(texts: string[], normalize: boolean): Promise<number[][]> {
+  /** The texts' vectors, packed (texts.length × EMBEDDING_DIMS float32). */
+  embed(texts: string[], normalize: boolean): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ texts, normalize, resolve, reject });
       if (!this.#busy) void this.#drain();
@@ -55,13 +58,15 @@ export class EmbeddingScheduler {
         }
         const texts = jobs.flatMap((j) => j.texts);
         try {
-          const vectors: number[][] = [];
+          const vectors = new Float32Array(texts.length * EMBEDDING_DIMS);
           for (let i = 0; i < texts.length; i += this.maxBatch) {
-            vectors.push(...await this.run(texts.slice(i, i + this.maxBatch), { normalize }));
+            vectors.set(await this.run(texts.slice(i, i + this.maxBatch), { normalize }), i * EMBEDDING_DIMS);
           }
           let offset = 0;
           for (const job of jobs) {
-            job.resolve(vectors.slice(offset, offset + job.texts.length));
+            job.resolve(
+              vectors.subarray(offset * EMBEDDING_DIMS, (offset + job.texts.length) * EMBEDDING_DIMS),
+            );
             offset += job.texts.length;
           }
         } catch (error) {
@@ -98,10 +103,22 @@ export function modelRunnerHandler(scheduler: EmbeddingScheduler): (req: Request
       return fail(400, `inputs must be an array of at most ${MAX_TEXTS_PER_REQUEST} strings`);
     }
     if (body.mean_pool === false) return fail(400, "only mean_pool: true is supported");
-    if (inputs.length === 0) return Response.json({ embeddings: [] });
+    const json = req.headers.get("accept")?.includes("application/json") ?? false;
     try {
-      const embeddings = await scheduler.embed(inputs as string[], body.normalize !== false);
-      return Response.json({ embeddings });
+      const packed = inputs.length === 0
+        ? new Float32Array(0)
+        : await scheduler.embed(inputs as string[], body.normalize !== false);
+      if (json) {
+        const embeddings = [];
+        for (let i = 0; i < inputs.length; i++) {
+          embeddings.push(Array.from(packed.subarray(i * EMBEDDING_DIMS, (i + 1) * EMBEDDING_DIMS)));
+        }
+        return Response.json({ embeddings });
+      }
+      const bytes = new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength).slice();
+      return new Response(bytes, {
+        headers: { "content-type": "application/octet-stream", "x-dims": String(EMBEDDING_DIMS) },
+      });
     } catch (error) {
       return fail(503, error instanceof Error ? error.message : String(error));
     }

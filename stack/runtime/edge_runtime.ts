@@ -67,14 +67,20 @@ class EmbeddingBatcher {
     try {
       const response = await fetch(`${this.url}/embed`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", accept: "application/octet-stream" },
         body: JSON.stringify({ model: BUILT_IN_MODEL, inputs: pending.map((p) => p.input), ...options }),
       });
-      const body = await response.json() as { embeddings?: number[][]; error?: string };
-      if (!response.ok || !Array.isArray(body.embeddings)) {
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({})) as { error?: string };
         throw new Error(body.error ?? `the model runner answered ${response.status}`);
       }
-      pending.forEach((p, i) => p.resolve(body.embeddings![i]));
+      // Little-endian float32 vectors one after another (what the hosted session's numbers are, too).
+      const dims = Number(response.headers.get("x-dims"));
+      const packed = new Float32Array(await response.arrayBuffer());
+      if (!(dims > 0) || packed.length !== dims * pending.length) {
+        throw new Error(`the model runner answered ${packed.length} numbers for ${pending.length} text(s)`);
+      }
+      pending.forEach((p, i) => p.resolve(Array.from(packed.subarray(i * dims, (i + 1) * dims))));
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       for (const p of pending) p.reject(e);
