@@ -14,6 +14,7 @@ import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_f
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
+import { logWithId } from "./http.ts";
 import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
 import { recordLlmCall } from "./llm_log.ts";
 import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
@@ -38,6 +39,12 @@ export interface FixContext {
   llm: Llm | null;
   functionName: string;
   signal?: AbortSignal;
+  /**
+   * When the LLM call fails: "retrieval" (default) answers from retrieval at once (the interactive API);
+   * "throw" rethrows (unless an earlier attempt gave a fix), for the batch queue, which retries the error
+   * with backoff instead.
+   */
+  llmFailure?: "retrieval" | "throw";
 }
 
 export interface FixOutcome {
@@ -288,7 +295,9 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
         });
       }
     } catch (error) {
-      warnings.push(`the LLM call failed (${(error as Error).message}); answering from retrieval`);
+      if (ctx.llmFailure === "throw" && !best) throw error;
+      // The reason (an upstream body, a URL) goes to the log only; the caller gets its id.
+      warnings.push(`the LLM call failed (error id ${logWithId(error, "llm")}); answering from retrieval`);
     }
   } else if (ctx.llm && !code) {
     warnings.push("no error code given and none found by the compiler; answering from retrieval");

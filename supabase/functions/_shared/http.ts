@@ -42,6 +42,16 @@ export function errorJson(
 }
 
 /**
+ * Logs an error that is ours (or an upstream's) with a fresh id and returns the id: callers get a generic
+ * sentence with the id, the details go only to the log.
+ */
+export function logWithId(error: unknown, context = "error"): string {
+  const id = crypto.randomUUID();
+  console.error(`[${context} ${id}]`, error);
+  return id;
+}
+
+/**
  * Maps any thrown value to a response. Errors from the shared modules are recognised by name, so this file
  * imports none of them (and no function loads the model or the LLM SDK just to report an error).
  */
@@ -72,8 +82,7 @@ export function toErrorResponse(error: unknown): Response {
     case "EmbeddingModelError":
       return errorJson(503, "embedding_model_unavailable", e.message);
   }
-  const id = crypto.randomUUID();
-  console.error(`[${id}]`, error);
+  const id = logWithId(error);
   return errorJson(500, "internal_error", `Something went wrong on our side (error id ${id}).`);
 }
 
