@@ -8,13 +8,14 @@
 // With no LLM configured (or the LLM failing), the answer comes from retrieval alone: the nearest past fix of
 // the same error, marked source "retrieval" and verified false (it was verified for other code, not yours).
 import type { Caller } from "./auth.ts";
-import { asCaller, db, toVector } from "./db.ts";
+import { db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
 import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
 import { logWithId } from "./http.ts";
+import { fence, oneLine, untrustedBlock } from "./mcp/untrusted.ts";
 import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
 import { recordLlmCall } from "./llm_log.ts";
 import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
@@ -106,31 +107,31 @@ export function buildPrompt(
   message: string,
   similar: SimilarFix[],
 ): ChatMessage[] {
+  // Stored rows are untrusted data: each in a fence its text cannot close, messages on one line, and all of
+  // them inside a boundary whose random tag the text cannot guess (as MCP's tool results show them).
   const examples = similar.slice(0, PROMPT_EXAMPLES).map((s, i) =>
     [
-      `${i + 1}. ${s.error_code ?? ""} ${s.error_message ?? ""} (similarity ${
+      `${i + 1}. ${s.error_code ?? ""} ${oneLine(s.error_message)} (similarity ${
         s.similarity.toFixed(2)
       }, ${s.status}${s.verified ? ", verified" : ""})`,
       "Before:",
-      "```typescript",
-      clip(s.code_snippet),
-      "```",
+      fence(clip(s.code_snippet)),
       "After:",
-      "```typescript",
-      clip(s.suggested_fix),
-      "```",
+      fence(clip(s.suggested_fix)),
     ].join("\n")
   );
   const user = [
-    `File: ${input.filePath ?? "snippet.ts"}`,
+    `File: ${oneLine(input.filePath ?? "snippet.ts")}`,
     `Error ${code ?? ""}: ${message}`.replace("  ", " "),
     "",
     "Code:",
-    "```typescript",
-    input.code,
-    "```",
+    fence(input.code),
     ...(examples.length
-      ? ["", "Fixes that worked for similar errors (most similar first):", ...examples]
+      ? [
+        "",
+        "Fixes that worked for similar errors (most similar first):",
+        untrustedBlock(examples.join("\n"), "past fixes from the database"),
+      ]
       : []),
   ].join("\n");
   return [{ role: "system", content: SYSTEM_PROMPT }, { role: "user", content: user }];
@@ -322,26 +323,27 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     });
     outcome.confidence = confidenceOf("llm", check.verified, outcome.attempts, similar, code);
     const [fixVector] = await embed([best.fix!]);
-    outcome.stored = await asCaller(ctx.actor, async (tx) => {
-      const [row] = await tx`
+    // Stored by the server (verified, confidence, provider and the vectors are columns users cannot write),
+    // owned by the caller (or the queued error's owner).
+    const sql = db();
+    const [row] = await sql`
         insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
           suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
         values (${ctx.owner}, ${input.filePath ?? null}, ${code}, ${message}, ${input.code},
           ${toVector(queryVector)}::extensions.vector, ${best!.fix}, ${
-        toVector(fixVector)
-      }::extensions.vector,
+      toVector(fixVector)
+    }::extensions.vector,
           ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${check.verified},
           ${
-        tx.json({
-          attempts: outcome.attempts,
-          llm_response_ids: responseIds,
-          similar_ids: similar.map((s) => s.id),
-          verification: check.reason,
-        })
+      sql.json({
+        attempts: outcome.attempts,
+        llm_response_ids: responseIds,
+        similar_ids: similar.map((s) => s.id),
+        verification: check.reason,
       })
+    })
         returning id`;
-      return { id: row.id as string };
-    });
+    outcome.stored = { id: row.id as string };
     return outcome;
   }
 
