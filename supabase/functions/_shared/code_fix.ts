@@ -17,7 +17,7 @@ import { configuredLlm } from "./llm_env.ts";
 import { logWithId } from "./http.ts";
 import { fence, oneLine, untrustedBlock } from "./mcp/untrusted.ts";
 import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
-import { recordLlmCall } from "./llm_log.ts";
+import { failureText, recordLlmCall } from "./llm_log.ts";
 import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
 import { normalizeErrorCode, sameMessageFamily, verifyFix, type VerifyFixResult } from "./verify_fix.ts";
 
@@ -197,7 +197,7 @@ async function askModel(
       messages,
       response: null,
       latencyMs: performance.now() - started,
-      error: e.message || String(error),
+      error: failureText(error),
       httpStatus: e.status ?? null,
     });
     throw error;

@@ -17,7 +17,7 @@ import {
   toChatCompletion,
 } from "../_shared/llm.ts";
 import { configuredLlm } from "../_shared/llm_env.ts";
-import { recordLlmCall } from "../_shared/llm_log.ts";
+import { failureText, recordLlmCall } from "../_shared/llm_log.ts";
 
 const Message = z.object({
   role: z.enum(["system", "user", "assistant"]),
@@ -130,7 +130,7 @@ Deno.serve(route(["POST"], async (req) => {
       return await call();
     } catch (error) {
       const e = error as Error & { status?: number | null };
-      await record({ response: null, error: e.message || String(error), httpStatus: e.status ?? null });
+      await record({ response: null, error: failureText(error), httpStatus: e.status ?? null });
       throw error;
     }
   };
@@ -167,7 +167,7 @@ Deno.serve(route(["POST"], async (req) => {
     (error) =>
       record({
         response: partial() || null,
-        error: (error as Error).message || String(error),
+        error: failureText(error),
       }),
   ).catch((e) => console.error("custom-llm: could not record a streamed call:", e));
   (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } })

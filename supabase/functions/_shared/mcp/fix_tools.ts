@@ -4,6 +4,7 @@ import { z } from "zod";
 import { fixForCaller } from "../code_fix.ts";
 import { recordFeedback } from "../feedback.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
+import { ToolError } from "./errors.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
 
 const errorCode = z.string().regex(/^(TS)?\d{3,5}$/i, "must look like TS2322");
@@ -182,7 +183,7 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
           note: input.note,
         });
         if (!row) {
-          throw new Error(
+          throw new ToolError(
             `There is no fix ${input.analysis_id} of yours to give feedback on (knowledge-base entries and ` +
               "other users' fixes cannot be judged).",
           );

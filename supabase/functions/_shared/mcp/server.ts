@@ -11,7 +11,8 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import type { Caller } from "../auth.ts";
 import { CORS_HEADERS } from "../http.ts";
 import { enforceRateLimit } from "../limits.ts";
-import { runTool } from "./errors.ts";
+import { findUnstorableText } from "../storable_text.ts";
+import { runTool, ToolError } from "./errors.ts";
 import { fixToolDefs, getFixTools } from "./fix_tools.ts";
 import { getQueueTools, queueToolDefs } from "./queue_tools.ts";
 import { getRetrievalTools, retrievalToolDefs } from "./retrieval_tools.ts";
@@ -80,6 +81,9 @@ export function createMcpServer(options: McpServerOptions): McpServer {
         },
         (input: Record<string, unknown>) =>
           runTool(name, async () => {
+            // Text Postgres cannot store is refused here, naming the field (never a database error later).
+            const unstorable = findUnstorableText(input);
+            if (unstorable) throw new ToolError(`${unstorable.path}: ${unstorable.problem}.`);
             await enforceRateLimit(options.caller, "mcp");
             return await tool.execute(input) as Record<string, unknown>;
           }, (output) => tool.render(output)),
