@@ -9,10 +9,8 @@ export interface UnstorableText {
   problem: string;
 }
 
-const NUL = /\u0000/;
-
 function problemOf(text: string): string | null {
-  if (NUL.test(text)) return "contains a NUL character (\\u0000), which cannot be stored; remove it";
+  if (text.includes("\0")) return "contains a NUL character (\\u0000), which cannot be stored; remove it";
   if (!text.isWellFormed()) {
     return "contains a lone UTF-16 surrogate (half of a character), which is not valid Unicode; send well-formed text";
   }
