@@ -91,6 +91,8 @@ export function startGateway(options: GatewayOptions): Gateway {
     const headers = new Headers(req.headers);
     // The function sees the caller's JWT as a bearer token, whichever way the caller sent its key.
     if (token !== null) headers.set("authorization", `Bearer ${token}`);
+    // The Host the caller used (fetch sends the worker's own), never one the caller claims to be forwarded for.
+    headers.set("x-forwarded-host", url.host);
     let origin: string;
     try {
       origin = await workers.origin(spec);
@@ -108,6 +110,8 @@ export function startGateway(options: GatewayOptions): Gateway {
         headers,
         body: req.body,
         redirect: "manual",
+        // A caller who goes away closes the function's request too (its req.signal), as the platform does.
+        signal: req.signal,
       });
       return withCors(response);
     } catch (error) {

@@ -108,6 +108,7 @@ Deno.test({
       openAiCompatibleEnv(limited.openaiBaseURL, {
         RATE_LIMIT_PER_MINUTE: "3",
         LLM_DAILY_TOKEN_BUDGET: "100",
+        LLM_MAX_OUTPUT_TOKENS: "30",
       }),
     );
 
@@ -512,14 +513,16 @@ Deno.test({
         await awayFromWindowEnd();
         const user = await createUser(sql);
         limited.reset();
-        // Each call: 2 prompt tokens + 60 completion tokens; the budget of 100 is spent by the second.
+        // Each call: 2 prompt tokens + 30 completion tokens (max_tokens capped at LLM_MAX_OUTPUT_TOKENS=30), and
+        // reserves up to 8 (the prompt's estimate) + 30 first: the third would need 64 + 38 > 100.
         for (let i = 0; i < 2; i++) {
           const answer = await call(limits.url, NAME, { token: user.token, body: { prompt: "long please" } });
           assert.equal(answer.status, 200, JSON.stringify(answer.body));
         }
         const third = await call(limits.url, NAME, { token: user.token, body: { prompt: "long please" } });
         assertError(third, 429, "token_budget_exceeded");
-        assert.deepEqual((third.body as Json).error.details, { budget: 100, used: 124 });
+        const details = (third.body as Json).error.details;
+        assert.deepEqual([details.budget, details.used, details.needed], [100, 64, 38]);
         assert.equal(limited.inferenceRequests().length, 2);
         const other = await createUser(sql);
         assert.equal(

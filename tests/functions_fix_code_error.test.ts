@@ -298,7 +298,10 @@ Deno.test({
           assert.equal(calls.length, 1);
           assert.equal(calls[0].status, "error");
           assert.equal(calls[0].http_status, 500);
-          assert.match(calls[0].error, /GPU on fire/);
+          assert.match(
+            calls[0].error,
+            /^The LLM provider answered with an error \(HTTP 500\) \(error id [0-9a-f-]{36}\)\.$/,
+          );
         },
       );
 

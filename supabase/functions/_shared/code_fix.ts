@@ -16,7 +16,14 @@ import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
 import { logWithId } from "./http.ts";
 import { fence, oneLine, untrustedBlock } from "./mcp/untrusted.ts";
-import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
+import {
+  cappedMaxTokens,
+  enforceRateLimit,
+  enforceTokenBudget,
+  estimatedUsage,
+  reserveTokens,
+  usageOf,
+} from "./limits.ts";
 import { failureText, recordLlmCall } from "./llm_log.ts";
 import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
 import { normalizeErrorCode, sameMessageFamily, verifyFix, type VerifyFixResult } from "./verify_fix.ts";
@@ -183,35 +190,53 @@ async function askModel(
 ): Promise<Attempt> {
   const llm = ctx.llm!;
   const model = llm.resolveModel(input.model);
+  // Every call reserves its most against the owner's (and the project's) budget, and settles once recorded.
+  const maxTokens = cappedMaxTokens();
+  const reservation = await reserveTokens(ctx.owner, messages, maxTokens);
   const started = performance.now();
   let result: LlmResult;
+  let responseId: string;
   try {
-    result = await llm.chat({ messages, model, temperature: 0.2, signal: ctx.signal });
-  } catch (error) {
-    const e = error as Error & { status?: number | null };
-    await recordLlmCall(db(), {
+    try {
+      result = await llm.chat({
+        messages,
+        model,
+        temperature: 0.2,
+        max_tokens: maxTokens,
+        signal: ctx.signal,
+      });
+    } catch (error) {
+      const e = error as Error & { status?: number | null };
+      await recordLlmCall(db(), {
+        owner: ctx.owner,
+        functionName: ctx.functionName,
+        provider: llm.provider,
+        model,
+        messages,
+        response: null,
+        usage: estimatedUsage(messages, "", e.status ?? null),
+        latencyMs: performance.now() - started,
+        error: failureText(error),
+        httpStatus: e.status ?? null,
+        metadata: { usage_estimated: true },
+      });
+      throw error;
+    }
+    const { usage, estimated } = usageOf(messages, result.text, result.usage);
+    responseId = await recordLlmCall(db(), {
       owner: ctx.owner,
       functionName: ctx.functionName,
-      provider: llm.provider,
-      model,
+      provider: result.provider,
+      model: result.model,
       messages,
-      response: null,
-      latencyMs: performance.now() - started,
-      error: failureText(error),
-      httpStatus: e.status ?? null,
+      response: result.text,
+      usage,
+      latencyMs: result.latency_ms,
+      metadata: estimated ? { usage_estimated: true } : undefined,
     });
-    throw error;
+  } finally {
+    await reservation.settle();
   }
-  const responseId = await recordLlmCall(db(), {
-    owner: ctx.owner,
-    functionName: ctx.functionName,
-    provider: result.provider,
-    model: result.model,
-    messages,
-    response: result.text,
-    usage: result.usage,
-    latencyMs: result.latency_ms,
-  });
   const fix = extractCode(result.text);
   const check = fix === null ? null : verifyFix({
     code: input.code,
@@ -296,9 +321,14 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
         });
       }
     } catch (error) {
-      if (ctx.llmFailure === "throw" && !best) throw error;
+      // A used-up token budget is the caller's answer (429), unless an attempt already gave a fix.
+      const budget = (error as { code?: string }).code?.endsWith("token_budget_exceeded");
+      if (budget && best) warnings.push("the token budget ran out; no further attempts were made");
+      else if (budget || (ctx.llmFailure === "throw" && !best)) throw error;
       // The reason (an upstream body, a URL) goes to the log only; the caller gets its id.
-      warnings.push(`the LLM call failed (error id ${logWithId(error, "llm")}); answering from retrieval`);
+      else {warnings.push(
+          `the LLM call failed (error id ${logWithId(error, "llm")}); answering from retrieval`,
+        );}
     }
   } else if (ctx.llm && !code) {
     warnings.push("no error code given and none found by the compiler; answering from retrieval");
@@ -386,13 +416,15 @@ export async function fixForCaller(
   functionName: string,
   body: FixRequestBody,
   rateLimitScope?: string,
+  /** The request's signal: the caller going away aborts the LLM call. */
+  signal?: AbortSignal,
 ): Promise<FixOutcome> {
   const llm = configuredLlm();
   if (body.model) llm?.resolveModel(body.model);
   if (rateLimitScope) await enforceRateLimit(caller, rateLimitScope);
   if (llm) await enforceTokenBudget(caller);
   return await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName },
+    { owner: caller.userId, actor: caller, llm, functionName, signal },
     {
       error: body.error,
       code: body.code,

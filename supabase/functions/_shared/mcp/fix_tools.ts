@@ -104,11 +104,11 @@ export const fixToolDefs = {
   },
 } as const satisfies ToolDefs;
 
-export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDefs> {
+export function getFixTools({ caller, signal }: ToolContext): ToolImpls<typeof fixToolDefs> {
   return {
     fix_code_error: {
       async execute(input) {
-        const outcome = await fixForCaller(caller, "mcp", input);
+        const outcome = await fixForCaller(caller, "mcp", input, undefined, signal);
         return {
           success: outcome.success,
           fix: outcome.fix,

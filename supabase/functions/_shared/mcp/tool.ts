@@ -44,4 +44,6 @@ export type ToolImpls<Defs extends ToolDefs> = { [Name in keyof Defs]: ToolImpl<
 export interface ToolContext {
   /** Who is calling: all data access runs as this caller (RLS). */
   caller: Caller;
+  /** The HTTP request's signal: the caller going away aborts LLM calls. */
+  signal?: AbortSignal;
 }
