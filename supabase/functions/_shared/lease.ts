@@ -6,23 +6,31 @@
 //     …work on the claimed rows…
 //   });
 
-/** Runs `work`, calling `renew` every `everyMs` until it settles. A failed renewal is logged, never fatal. */
-export async function withHeartbeat<T>(
-  renew: () => Promise<unknown>,
-  everyMs: number,
-  work: () => Promise<T>,
-): Promise<T> {
+/** Calls `renew` every `everyMs` until the returned stop() (which waits for a renewal in flight). */
+export function startHeartbeat(renew: () => Promise<unknown>, everyMs: number): () => Promise<void> {
   let renewing: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     if (renewing) return; // the previous renewal is still on its way
     renewing = renew().catch((error) => console.error("could not renew a queue lease:", error))
       .finally(() => renewing = null);
   }, Math.max(50, everyMs));
+  return async () => {
+    clearInterval(timer);
+    await renewing;
+  };
+}
+
+/** Runs `work`, calling `renew` every `everyMs` until it settles. A failed renewal is logged, never fatal. */
+export async function withHeartbeat<T>(
+  renew: () => Promise<unknown>,
+  everyMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const stop = startHeartbeat(renew, everyMs);
   try {
     return await work();
   } finally {
-    clearInterval(timer);
-    await renewing;
+    await stop();
   }
 }
 

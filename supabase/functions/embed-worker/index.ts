@@ -6,7 +6,8 @@
 // After a wake-up from pg_net the drain keeps watching an empty queue for EMBED_LINGER_MS: writes within 2 s of
 // a wake-up send none (the trigger's debounce), so their jobs are left to the drain that wake-up started.
 //
-//   EMBED_BATCH_SIZE (default 64), EMBED_VISIBILITY_SECONDS (300), WORKER_BUDGET_MS (50000),
+//   EMBED_BATCH_SIZE (default 64), EMBED_VISIBILITY_SECONDS (30: the claims' lease, renewed while they are
+//   worked on), WORKER_BUDGET_MS (50000),
 //   EMBED_LINGER_MS (3000)
 import { z } from "zod";
 import { requireServiceRole } from "../_shared/auth.ts";
@@ -29,7 +30,7 @@ Deno.serve(route(["POST"], async (req) => {
     drainEmbeddingQueue({
       ...options,
       batchSize: body.batch_size,
-      visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 300),
+      visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 30),
       lingerMs: env("EMBED_LINGER_MS", 3_000),
     }), { wait: body.wait, budgetMs: body.budget_ms });
 }));
