@@ -25,7 +25,8 @@ import {
   usageOf,
 } from "./limits.ts";
 import { failureText, recordLlmCall } from "./llm_log.ts";
-import { diagnoseSnippet, type Diagnostic } from "./typescript.ts";
+import { diagnoseGuarded } from "./compile_guard.ts";
+import type { Diagnostic } from "./typescript.ts";
 import { normalizeErrorCode, sameMessageFamily, verifyFix, type VerifyFixResult } from "./verify_fix.ts";
 
 export interface FixInput {
@@ -269,7 +270,7 @@ function feedbackMessage(attempt: Attempt): string {
 
 export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
   const parsed = parseError(input.error, input.errorCode);
-  const before = diagnoseSnippet(input.code, { fileName: fileNameOf(input) });
+  const before = await diagnoseGuarded(input.code, { fileName: fileNameOf(input) });
   const target = targetDiagnostic(before, parsed.code, parsed.message);
   const code = parsed.code ?? target?.code ?? null;
   const message = parsed.message;

@@ -118,6 +118,17 @@ export function toErrorResponse(error: unknown): Response {
         { error_id: id },
       );
     }
+    case "CompileTimeoutError": {
+      // A fix the model wrote that the compiler could not check in time (the caller's own code is refused
+      // earlier, with its field: compile_guard.ts).
+      const id = logWithId(error, "compile");
+      return errorJson(
+        422,
+        "code_too_complex",
+        `The TypeScript compiler could not check the code in time (error id ${id}).`,
+        { error_id: id },
+      );
+    }
     case "PostgresError":
       if (e.code === "57014") {
         const id = logWithId(error, "query timeout");

@@ -72,6 +72,15 @@ async function fixOne(error: QueuedError, llm: Llm | null): Promise<Outcome> {
     outcome = await fixCodeError(context(llm), input);
     source = outcome.source === "llm" ? "llm" : "retrieval";
   } catch (e) {
+    if ((e as { code?: string }).code === "code_too_complex") {
+      // Quarantined input (the compiler ran out of time on it): it can never succeed, so it fails now.
+      const [row] = await retryOnLostConnection(() =>
+        sql`select ai.fail_typescript_error(${error.id}, ${error.claim_token}, ${
+          (e as Error).message
+        }) as status`
+      );
+      return row.status === null ? "stale" : "failed";
+    }
     const refused = budgetRefusal(e);
     if (refused) {
       const [row] = await retryOnLostConnection(() =>
