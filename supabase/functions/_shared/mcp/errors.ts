@@ -7,6 +7,7 @@
 // Input that fails a tool's schema never gets here: the SDK rejects it first (isError, "MCP error -32602 …").
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { llmFailureMessage, logWithId } from "../http.ts";
+import { fenceFields } from "./untrusted.ts";
 
 /** An error whose message is one plain sentence written for the caller. */
 export class ToolError extends Error {
@@ -40,15 +41,22 @@ export function toolError(tool: string, error: unknown): CallToolResult {
   };
 }
 
-/** Runs one tool call: its structured result with its rendering as text, or the error result. */
+/**
+ * Runs one tool call: its rendering as text and its structured result (the `untrusted` fields fenced), or the
+ * error result.
+ */
 export async function runTool<T extends Record<string, unknown>>(
   tool: string,
   execute: () => Promise<T>,
   render: (output: T) => string,
+  untrusted: readonly string[] = [],
 ): Promise<CallToolResult> {
   try {
     const output = await execute();
-    return { content: [{ type: "text", text: render(output) }], structuredContent: output };
+    return {
+      content: [{ type: "text", text: render(output) }],
+      structuredContent: fenceFields(output, untrusted),
+    };
   } catch (error) {
     return toolError(tool, error);
   }

@@ -26,6 +26,7 @@ export const fixToolDefs = {
       idempotentHint: false,
       openWorldHint: true,
     },
+    untrusted: ["fix", "explanation", "error_message", "verification.introduced[].message"],
     input: z.object({
       error: z.string().trim().min(1).max(4_000).describe(
         "The compiler's message, e.g. \"TS2322: Type 'string' is not assignable to type 'number'.\" " +

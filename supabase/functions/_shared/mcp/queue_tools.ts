@@ -39,6 +39,12 @@ export const queueToolDefs = {
       idempotentHint: true,
       openWorldHint: false,
     },
+    untrusted: [
+      "errors[].file_path",
+      "errors[].error_message",
+      "errors[].suggested_fix",
+      "errors[].last_error",
+    ],
     input: z.object({
       status: z.enum(STATUSES).optional().describe("Only errors with this status."),
       file_path_prefix: z.string().max(500).optional().describe(
@@ -68,6 +74,7 @@ export const queueToolDefs = {
       idempotentHint: true,
       openWorldHint: false,
     },
+    untrusted: ["queued[].file_path"],
     input: z.object({
       errors: z.array(z.object({
         file_path: z.string().trim().min(1).max(500).describe("The file's path, e.g. src/user.ts."),

@@ -94,13 +94,18 @@ export function createMcpServer(options: McpServerOptions): McpServer {
           annotations: def.annotations,
         },
         (input: Record<string, unknown>) =>
-          runTool(name, async () => {
-            // Text Postgres cannot store is refused here, naming the field (never a database error later).
-            const unstorable = findUnstorableText(input);
-            if (unstorable) throw new ToolError(`${unstorable.path}: ${unstorable.problem}.`);
-            await enforceRateLimit(options.caller, RATE_LIMIT_SCOPES[name] ?? "mcp");
-            return await tool.execute(input) as Record<string, unknown>;
-          }, (output) => tool.render(output)),
+          runTool(
+            name,
+            async () => {
+              // Text Postgres cannot store is refused here, naming the field (never a database error later).
+              const unstorable = findUnstorableText(input);
+              if (unstorable) throw new ToolError(`${unstorable.path}: ${unstorable.problem}.`);
+              await enforceRateLimit(options.caller, RATE_LIMIT_SCOPES[name] ?? "mcp");
+              return await tool.execute(input) as Record<string, unknown>;
+            },
+            (output) => tool.render(output),
+            def.untrusted,
+          ),
       );
     }
   }

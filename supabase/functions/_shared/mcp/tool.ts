@@ -27,6 +27,12 @@ export interface ToolDef {
   annotations: ToolAnnotations;
   input: z.ZodObject;
   output: z.ZodObject;
+  /**
+   * Output fields holding row data or model output ("field", "list[].field"): fenced in structuredContent as
+   * in the text (untrusted.ts fenceFields), so a client passing structured results to a model passes them
+   * as marked data too.
+   */
+  untrusted?: readonly string[];
 }
 
 export type ToolDefs = Record<string, ToolDef>;
