@@ -43,8 +43,8 @@ as $$
 declare
   target ai.embedding_targets;
   job_ids bigint[];
-  written_ids bigint[] := '{}';
-  failures jsonb := '[]';
+  written_ids bigint[] := '{}'::bigint[];
+  failures jsonb := '[]'::jsonb;
   ids bigint[];
   offered int;
   statement text;
@@ -52,7 +52,7 @@ declare
 begin
   -- Our own write-backs neither wake the worker again nor run the update trigger's comparisons (until the end).
   perform set_config('ai.embedding_worker', 'on', true);
-  select array_agg((r ->> 'job_id')::bigint), count(*) filter (where jsonb_typeof(r -> 'embedding') = 'array')
+  select array_agg((r ->> 'job_id')::bigint), (count(*) filter (where jsonb_typeof(r -> 'embedding') = 'array'))::int
   into job_ids, offered
   from jsonb_array_elements(results) r;
 

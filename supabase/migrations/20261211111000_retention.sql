@@ -48,7 +48,7 @@ set search_path = ''
 as $$
 declare
   keep interval;
-  counts jsonb := '{}';
+  counts jsonb := '{}'::jsonb;
   n bigint;
 begin
   keep := ai.setting('retention.cron_runs')::interval;
