@@ -12,7 +12,17 @@
 import type { Caller } from "./auth.ts";
 import { db } from "./db.ts";
 import { HttpError } from "./http.ts";
-import type { ChatMessage, LlmUsage } from "./llm_config.ts";
+
+// (The shapes of llm_config.ts's ChatMessage and LlmUsage, declared here: functions that only rate-limit
+// must not pull the LLM client's types into their import graph.)
+interface ChatMessage {
+  content: string;
+}
+interface LlmUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
 
 function intEnv(name: string, fallback: number): number {
   const raw = Deno.env.get(name)?.trim();
