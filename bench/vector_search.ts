@@ -1,7 +1,10 @@
 // Vector search benchmark: find_similar_errors (and the plain `order by code_embedding <=> $1 limit 10`) over
 // public.code_analysis, p50/p99 latency and recall@10 against an exact scan, for HNSW (m=16,
 // ef_construction=64; ef_search 40 and 100) and for ivfflat built after the data (lists n/1000 and sqrt(n);
-// probes 10 and 20), with the build times and sizes.
+// probes 10 and 20), with the build times and sizes. find_similar_errors is also timed in its previous
+// definition (migration 20261125150500: a SQL function the planner inlined, no pinned search_path), recreated
+// from that migration in a scratch schema, so that the shipped one (PL/pgSQL with a pinned search_path,
+// 20261211110500) is compared with it on the same rows, queries and settings in the same run.
 //
 //   npx -y deno@2 task bench bench/vector_search.ts                    100,000 rows (10-15 minutes on 2 cores,
 //                                                                      mostly embedding and exact scans)
@@ -651,14 +654,32 @@ const plainOrderBy: Query = async (q) =>
     r,
   ) => r.id);
 
+/** The previous find_similar_errors, recreated from its migration in schema bench_before. */
+async function createPreviousFindSimilar(): Promise<void> {
+  const migration = await Deno.readTextFile(
+    new URL("../supabase/migrations/20261125150500_find_similar_errors.sql", import.meta.url),
+  );
+  const definition = migration.match(/create function public\.find_similar_errors[\s\S]*?\n\$\$;/)?.[0];
+  if (!definition) throw new Error("the previous find_similar_errors was not found in its migration");
+  await sql`create schema if not exists bench_before`;
+  await sql.unsafe(definition.replace("public.find_similar_errors", "bench_before.find_similar_errors"));
+}
+const findSimilarBefore: Query = async (q) =>
+  (await sql`select id from bench_before.find_similar_errors(${q}::extensions.vector(384), ${K})`).map((r) =>
+    r.id
+  );
+
 const QUERY_TEXT: Record<string, string> = {
   find_similar_errors: `select id from public.find_similar_errors(%L::extensions.vector(384), ${K})`,
+  "find_similar_errors (before)":
+    `select id from bench_before.find_similar_errors(%L::extensions.vector(384), ${K})`,
   "plain order by":
     `select id from public.code_analysis where suggested_fix is not null and status <> 'rejected'
     order by code_embedding operator(extensions.<=>) %L::extensions.vector(384) limit ${K}`,
 };
 const QUERIES_BY_NAME: Record<string, Query> = {
   find_similar_errors: findSimilar,
+  "find_similar_errors (before)": findSimilarBefore,
   "plain order by": plainOrderBy,
 };
 
@@ -748,13 +769,16 @@ function recall(approx: string[][], truth: string[][]): number {
 async function scanNode(name: string, vector: string): Promise<string> {
   const text = QUERY_TEXT[name].replace("%L", `'${vector}'`);
   const plan = (await sql.unsafe(`explain (costs off) ${text}`)).map((r) => r["QUERY PLAN"] as string);
-  return plan.find((l) => /Scan/.test(l) && /code_analysis/.test(l))?.trim() ?? plan.join(" | ");
+  return plan.find((l) => /Scan/.test(l) && /code_analysis/.test(l))?.trim() ??
+    plan.find((l) => /Scan/.test(l) && /find_similar_errors/.test(l))?.trim() ?? plan.join(" | ");
 }
 
 /** "index" when the planner uses the vector index for the query, else what it does instead. */
 async function scanKind(name: string, vector: string): Promise<string> {
   const node = await scanNode(name, vector);
   if (/Index Scan using code_analysis_code_embedding_(idx|ivf)/.test(node)) return "index";
+  // A PL/pgSQL function plans its query inside (with the actual arguments): EXPLAIN sees one function scan.
+  if (/Function Scan on find_similar_errors/.test(node)) return "plpgsql";
   return /Seq Scan/.test(node) ? "seq scan" : node;
 }
 
@@ -822,7 +846,7 @@ async function measure(
       recall: recall(t.results, truth[name].results),
       recallTies: await recallWithTies(vectors, t.results, truth[name].results),
       scan,
-      facts: name === "find_similar_errors" ? facts : undefined,
+      facts: name.startsWith("find_similar_errors") ? facts : undefined,
     };
     table.push(row);
     console.log(
@@ -841,6 +865,38 @@ async function exactAll(vectors: string[]): Promise<Record<string, Timing>> {
     );
   }
   return truth;
+}
+
+/**
+ * The shipped find_similar_errors against its previous definition, interleaved query by query (A B, then B A
+ * on the next vector, for `rounds` passes after a warm-up), so that both see the same load on a shared machine.
+ */
+async function compareBeforeAfter(vectors: string[], rounds = 3): Promise<string> {
+  for (const v of vectors) {
+    await findSimilar(v); // warm-up, untimed
+    await findSimilarBefore(v);
+  }
+  const after: number[] = [];
+  const before: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, v] of vectors.entries()) {
+      const pair: [Query, number[]][] = [[findSimilar, after], [findSimilarBefore, before]];
+      if ((i + round) % 2) pair.reverse();
+      for (const [query, into] of pair) {
+        const t0 = performance.now();
+        await query(v);
+        into.push(performance.now() - t0);
+      }
+    }
+  }
+  after.sort((a, b) => a - b);
+  before.sort((a, b) => a - b);
+  const f = (xs: number[]) =>
+    `p50 ${percentile(xs, 0.5).toFixed(2)} ms, p99 ${percentile(xs, 0.99).toFixed(2)} ms`;
+  return `find_similar_errors now (PL/pgSQL, pinned search_path): ${f(after)}; before (inlined SQL): ${
+    f(before)
+  }; p50 now/before ${(percentile(after, 0.5) / percentile(before, 0.5)).toFixed(2)} ` +
+    `(${rounds} interleaved passes over ${vectors.length} queries)`;
 }
 
 async function measureHnsw(
@@ -871,6 +927,7 @@ await sql`set max_parallel_maintenance_workers = 2`;
 if (STORAGE) {
   await sql.unsafe(`alter table public.code_analysis alter column code_embedding set storage ${STORAGE}`);
 }
+await createPreviousFindSimilar();
 // The migration's index would be maintained row by row during the load; drop it and build it after the data.
 await sql`drop index if exists public.code_analysis_code_embedding_idx`;
 
@@ -926,6 +983,9 @@ for (const name of Object.keys(QUERIES_BY_NAME)) {
   console.log(`  plan (${name}): ${await scanNode(name, queryVectors[0])}`);
 }
 const textTruth = await measureHnsw("text embeddings", queryVectors, [40, 100], FACTS_TEXT);
+// At the shipped settings (ef_search 100, set for the database by the migrations).
+const beforeAfter = await compareBeforeAfter(queryVectors);
+console.log(`  ${beforeAfter}`);
 
 if (!SKIP_IVFFLAT) {
   await sql`drop index public.code_analysis_code_embedding_idx`;
@@ -966,17 +1026,19 @@ if (!SKIP_RANDOM) {
   await measureHnsw("RANDOM unit vectors", randomQueries, [40, 100, 200], FACTS_RANDOM);
 }
 
+await sql`drop schema bench_before cascade`;
+
 // Report ----------------------------------------------------------------------------------------------------------
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (x: number | undefined, d = 2) => x === undefined ? "-" : x.toFixed(d);
 console.log(`\n== vector_search: ${ROWS} rows x 384 dims, ${QUERIES} queries, one connection, top ${K} ==`);
 console.log(
-  pad("data", 20) + pad("index", 20) + pad("setting", 14) + pad("query", 21) + pad("scan", 9) +
+  pad("data", 20) + pad("index", 20) + pad("setting", 14) + pad("query", 30) + pad("scan", 9) +
     "p50 ms  p99 ms  recall@10  (ties) | FACTS p50  p99   recall | p50 ours/FACTS",
 );
 for (const r of table) {
   console.log(
-    pad(r.data, 20) + pad(r.index, 20) + pad(r.setting, 14) + pad(r.query, 21) + pad(r.scan, 9) +
+    pad(r.data, 20) + pad(r.index, 20) + pad(r.setting, 14) + pad(r.query, 30) + pad(r.scan, 9) +
       num(r.p50).padStart(6) + num(r.p99).padStart(8) + num(r.recall, 3).padStart(11) +
       num(r.recallTies, 3).padStart(8) + " | " +
       num(r.facts?.[0], 1).padStart(9) + num(r.facts?.[1], 1).padStart(5) + num(r.facts?.[2], 3).padStart(9) +
@@ -984,6 +1046,7 @@ for (const r of table) {
       (r.facts ? (r.p50 / r.facts[0]).toFixed(2) : "-").padStart(14),
   );
 }
+console.log(`\nBefore/after, same rows and queries, interleaved: ${beforeAfter}`);
 console.log(`\nIndex builds (maintenance_work_mem 1GB, 2 parallel maintenance workers):`);
 for (const b of builds) console.log(`  ${b}`);
 console.log(

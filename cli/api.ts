@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { FixOutcome } from "../supabase/functions/_shared/code_fix.ts";
 import type { SimilarFix } from "../supabase/functions/_shared/similar_fixes.ts";
+import { unfenceAll } from "../supabase/functions/_shared/mcp/untrusted.ts";
 import { CliError } from "./errors.ts";
 
 export interface FixRequest {
@@ -159,7 +160,8 @@ export class Api {
       const text = (result.content as { text?: string }[]).map((c) => c.text ?? "").join(" ");
       throw new CliError(text || `${name} failed`, 1);
     }
-    return result.structuredContent as T;
+    // Row data comes fenced as untrusted data (for models); the CLI shows and uses the values themselves.
+    return unfenceAll(result.structuredContent) as T;
   }
 
   async close(): Promise<void> {

@@ -123,6 +123,9 @@ export function startGateway(options: GatewayOptions): Gateway {
     rest: string,
   ): Promise<{ response: Response; cpu: number | null }> {
     const url = new URL(req.url);
+    // The Host the caller used (fetch sends the worker's own), never one the caller claims to be forwarded for.
+    const headers = new Headers(req.headers);
+    headers.set("x-forwarded-host", url.host);
     let proc: { origin: string; pid: number };
     try {
       proc = await workers.process(spec);
@@ -141,9 +144,11 @@ export function startGateway(options: GatewayOptions): Gateway {
     try {
       const response = await fetch(`${proc.origin}/${spec.name}${rest}${url.search}`, {
         method: req.method,
-        headers: req.headers,
+        headers,
         body: req.body,
         redirect: "manual",
+        // A caller who goes away closes the function's request too (its req.signal), as the platform does.
+        signal: req.signal,
       });
       const cpuAfter = await processCpuMs(proc.pid);
       const cpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;

@@ -108,6 +108,7 @@ Deno.test({
       openAiCompatibleEnv(limited.openaiBaseURL, {
         RATE_LIMIT_PER_MINUTE: "3",
         LLM_DAILY_TOKEN_BUDGET: "100",
+        LLM_MAX_OUTPUT_TOKENS: "30",
       }),
     );
 
@@ -232,18 +233,25 @@ Deno.test({
       );
 
       await t.step(
-        "an upstream 500 that outlasts the retries gets 502 with the provider's reason, stored",
+        "an upstream 500 that outlasts the retries gets 502 with an error id, not the provider's text; stored",
         async () => {
           const user = await createUser(sql);
-          fake.reset().failNext({ status: 500, times: 2, message: "model server exploded" });
+          fake.reset().failNext({
+            status: 500,
+            times: 2,
+            message: "model server exploded at http://10.1.2.3",
+          });
           const answer = await call(llm.url, NAME, { token: user.token, body: { prompt: "hi" } });
           const error = assertError(answer, 502, "llm_upstream");
-          assert.match(error.message, /model server exploded/);
+          const id = (answer.body as Json).error.details.error_id;
+          assert.equal(error.message, `The LLM provider answered with an error (HTTP 500) (error id ${id}).`);
+          assert.doesNotMatch(JSON.stringify(answer.body), /exploded|10\.1\.2\.3/);
           assert.equal((answer.body as Json).error.details.upstream_status, 500);
           assert.equal(fake.inferenceRequests().length, 2, "one try and LLM_MAX_RETRIES=1 retry");
           const [row] = await rowsOf(user.id);
           assert.equal(row.status, "error");
-          assert.match(row.error, /model server exploded/);
+          assert.equal(row.error, error.message, "the stored reason is the one the caller got, same id");
+          assert.ok(llm.logs.some((l) => l.includes(id) || l.includes("exploded")), "the details are logged");
           assert.equal(row.http_status, 500);
           assert.equal(row.response, null);
         },
@@ -274,7 +282,7 @@ Deno.test({
         fake.reset().stallNext({ ms: 4_000, times: 2 });
         const answer = await call(llm.url, NAME, { token: user.token, body: { prompt: "hi" } });
         const error = assertError(answer, 504, "llm_timeout");
-        assert.match(error.message, /1500 ms/);
+        assert.match(error.message, /^The LLM provider did not answer in time \(error id [0-9a-f-]{36}\)\.$/);
         const [row] = await rowsOf(user.id);
         assert.equal(row.status, "error");
         assert.match(row.error, /did not answer/);
@@ -291,13 +299,17 @@ Deno.test({
           assert.ok(!frames.some((f) => f.data === "[DONE]"), "a cut stream must not look finished");
           const last = JSON.parse(frames.at(-1)!.data);
           assert.equal(last.error.type, "llm_stream_interrupted");
-          assert.match(last.error.message, /\[DONE\]/);
+          assert.match(
+            last.error.message,
+            /^The LLM provider's answer broke off \(error id [0-9a-f-]{36}\)\.$/,
+          );
+          assert.equal(last.error.error_id, last.error.message.match(/error id ([0-9a-f-]{36})/)[1]);
           assert.equal(contentOf(frames.slice(0, -1)), "The answer ");
           const row = await eventually(async () => (await rowsOf(user.id))[0], "the cut stream's row");
           assert.equal(row.status, "error");
           assert.equal(row.stream, true);
           assert.equal(row.response, "The answer ");
-          assert.match(row.error, /ended before/);
+          assert.match(row.error, /broke off \(error id/);
         },
       );
 
@@ -315,7 +327,7 @@ Deno.test({
           const row = await eventually(async () => (await rowsOf(user.id))[0], "the stalled stream's row");
           assert.equal(row.status, "error");
           assert.equal(row.response, "The ");
-          assert.match(row.error, /no data from the provider for 1500 ms/);
+          assert.match(row.error, /did not answer in time \(error id/);
         },
       );
 
@@ -501,19 +513,20 @@ Deno.test({
         await awayFromWindowEnd();
         const user = await createUser(sql);
         limited.reset();
-        // Each call: 2 prompt tokens + 60 completion tokens; the budget of 100 is spent by the second.
+        // Each call: 2 prompt tokens + 30 completion tokens (max_tokens capped at LLM_MAX_OUTPUT_TOKENS=30), and
+        // reserves up to 8 (the prompt's estimate) + 30 first: the third would need 64 + 38 > 100.
         for (let i = 0; i < 2; i++) {
           const answer = await call(limits.url, NAME, { token: user.token, body: { prompt: "long please" } });
           assert.equal(answer.status, 200, JSON.stringify(answer.body));
         }
         const third = await call(limits.url, NAME, { token: user.token, body: { prompt: "long please" } });
         assertError(third, 429, "token_budget_exceeded");
-        const { reset_at, ...details } = (third.body as Json).error.details;
-        assert.deepEqual(details, { budget: 100, used: 124 });
+        const details = (third.body as Json).error.details;
+        assert.deepEqual([details.budget, details.used, details.needed], [100, 64, 38]);
         // Both calls just now: the budget frees up when the first leaves the 24 h window.
         const retryAfter = Number(third.headers.get("retry-after"));
         assert.ok(retryAfter > 80_000 && retryAfter <= 86_400, `Retry-After ${retryAfter}`);
-        assert.ok(new Date(reset_at).getTime() > Date.now());
+        assert.ok(new Date(details.retry_at).getTime() > Date.now());
         assert.equal(limited.inferenceRequests().length, 2);
         const other = await createUser(sql);
         assert.equal(

@@ -222,7 +222,7 @@ Deno.test({
       });
 
       await t.step(
-        "a model that cannot be loaded gets 503 naming the model, the folder and the variables",
+        "a model that cannot be loaded gets 503 with an error id; the log names the model, folder and variables",
         async () => {
           const emptyDir = await Deno.makeTempDir({ prefix: "no-model-" });
           const broken = await startTestGatewayWithModel({}, {
@@ -232,9 +232,14 @@ Deno.test({
           try {
             const answer = await call(broken.url, NAME, { token: SERVICE_ROLE_KEY, body: { input: "x" } });
             const error = assertError(answer, 503, "embedding_model_unavailable");
-            assert.ok(error.message.includes(`"${Deno.env.get("EMBEDDING_MODEL")}"`), error.message);
-            assert.ok(error.message.includes(emptyDir), error.message);
-            assert.match(error.message, /EMBEDDING_MODEL_DIR/);
+            const id = error.message.match(/error id ([0-9a-f-]{36})/)?.[1];
+            assert.ok(id, error.message);
+            assert.ok(!JSON.stringify(answer.body).includes(emptyDir), "no setting's value in the answer");
+            const log = broken.logs.join("\n");
+            assert.ok(log.includes(id), "the details are logged under the id");
+            assert.ok(log.includes(`"${Deno.env.get("EMBEDDING_MODEL")}"`), "the log names the model");
+            assert.ok(log.includes(emptyDir), "and the folder");
+            assert.match(log, /EMBEDDING_MODEL_DIR/);
           } finally {
             await broken.stop();
             await Deno.remove(emptyDir, { recursive: true });

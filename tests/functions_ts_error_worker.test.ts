@@ -1,7 +1,8 @@
 // ts-error-worker and the cron batch end to end: pending typescript_errors → process_typescript_errors_batch()
 // (what pg_cron's process-ts-errors runs) → pg_net → the worker, on a gateway whose LLM is a fake server (Vault's
 // project_url points pg_net there during these steps) → fixes stored, statuses written back. Overlapping batches
-// and duplicate wake-ups fix each error once; expired claims are refused; a failing LLM retries, then fails.
+// and duplicate wake-ups fix each error once; expired claims are refused; a claim being worked on is renewed
+// (heartbeat); a failing LLM is retried with backoff, retrieval answers only on the last attempt (marked).
 import assert from "node:assert/strict";
 import {
   CHEAT_KINDS,
@@ -84,7 +85,10 @@ Deno.test({
   async fn(t) {
     const fake = await startFakeLlmServer({ reply: fixNumbers });
     const failing = await startFakeLlmServer({});
-    const llm = startTestGateway(openAiCompatibleEnv(fake.openaiBaseURL, { RATE_LIMIT_PER_MINUTE: "0" }));
+    // A 1-second lease (renewed every ~330 ms while the worker works) for the worker's own claims.
+    const llm = startTestGateway(
+      openAiCompatibleEnv(fake.openaiBaseURL, { RATE_LIMIT_PER_MINUTE: "0", TS_ERROR_STALE_SECONDS: "1" }),
+    );
     const broken = startTestGateway(
       openAiCompatibleEnv(failing.openaiBaseURL, { LLM_MAX_RETRIES: "0", RATE_LIMIT_PER_MINUTE: "0" }),
     );
@@ -129,6 +133,7 @@ Deno.test({
           const sources: string[] = [];
           for (const [i, row] of rows.entries()) {
             assert.equal(row.attempts, 1);
+            assert.equal(row.fix_source, "llm");
             assert.equal(row.last_error, null);
             assert.equal(row.claim_token, null);
             assert.ok(row.processed_at instanceof Date);
@@ -203,7 +208,7 @@ Deno.test({
           const [second] =
             await sql`select claim_token::text, attempts from ai.claim_typescript_errors(10, interval '0 seconds')`;
           assert.notEqual(second.claim_token, first.claim_token);
-          assert.equal(second.attempts, 2);
+          assert.equal(second.attempts, 1, "the first worker's attempt (counted when it started)");
           const fresh = work(llm.url, { claim_token: second.claim_token });
           const [lateReport, freshReport] = await Promise.all([late, fresh]);
           const reports = [lateReport.body, freshReport.body];
@@ -239,6 +244,76 @@ Deno.test({
         }
       });
 
+      await t.step(
+        "a claim is renewed while its error is worked on: a 1 s lease outlives a 2.5 s model call",
+        async () => {
+          const user = await createUser(sql);
+          fake.reset().setReply(fixNumbers).stallNext({ ms: 2_500 });
+          const [id] = await queueErrors(user, ["mike"]);
+          const [claim] =
+            await sql`select claim_token::text from ai.claim_typescript_errors(10, interval '1 second')`;
+          const working = work(llm.url, { claim_token: claim.claim_token });
+          // Another worker keeps claiming with the same 1-second lease while the model call stalls.
+          const stolen: string[] = [];
+          const until = Date.now() + 3_000;
+          while (Date.now() < until) {
+            for (const row of await sql`select id from ai.claim_typescript_errors(10, interval '1 second')`) {
+              stolen.push(row.id);
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const report = await working;
+          assert.deepEqual(stolen, [], "nobody took over the claim being worked on");
+          assert.deepEqual([report.body.succeeded, report.body.stale], [1, 0], JSON.stringify(report.body));
+          const [row] = await allSettled([id]);
+          assert.equal(row.attempts, 1);
+        },
+      );
+
+      await t.step(
+        "an LLM failure is a retry with backoff; retrieval answers only on the last attempt, marked as such",
+        async () => {
+          const user = await createUser(sql);
+          failing.reset().failNext({
+            status: 500,
+            times: 100,
+            message: "model unavailable at http://10.0.0.7",
+          });
+          // TS2322 has fixes in the knowledge base: retrieval could answer at once, but must not before the last attempt.
+          const [id] = await queueErrors(user, ["november"], 2);
+          const [claim] = await sql`select claim_token::text from ai.claim_typescript_errors(10)`;
+          const first = await work(broken.url, { claim_token: claim.claim_token });
+          assert.deepEqual([first.body.failed, first.body.succeeded], [1, 0], JSON.stringify(first.body));
+          const [after] = await errorsOf([id]);
+          assert.deepEqual([after.status, after.attempts, after.suggested_fix], ["pending", 1, null]);
+          assert.ok(after.run_after > new Date(Date.now() + 10_000), "the retry waits out a backoff");
+          assert.match(after.last_error, /^the LLM call failed \(error id [0-9a-f-]{36}\)/);
+          assert.doesNotMatch(
+            after.last_error,
+            /model unavailable|10\.0\.0\.7/,
+            "no upstream text for the user",
+          );
+
+          await sql`update public.typescript_errors set run_after = now() where id = ${id}`;
+          const [again] = await sql`select claim_token::text from ai.claim_typescript_errors(10)`;
+          const last = await work(broken.url, { claim_token: again.claim_token });
+          assert.deepEqual([last.body.failed, last.body.succeeded], [0, 1], JSON.stringify(last.body));
+          const [row] = await errorsOf([id]);
+          assert.deepEqual([row.status, row.attempts, row.fix_source], [
+            "ai_suggested",
+            2,
+            "retrieval_fallback",
+          ]);
+          assert.match(
+            row.last_error,
+            /^the LLM call failed \(error id [0-9a-f-]{36}\); answered from retrieval$/,
+          );
+          const [reference] =
+            await sql`select shared from public.code_analysis where id = ${row.analysis_id}`;
+          assert.equal(reference.shared, true, "the fallback is the nearest knowledge-base fix");
+        },
+      );
+
       await t.step("a failing LLM: pending with last_error, then failed after max_attempts", async () => {
         const user = await createUser(sql);
         failing.reset().failNext({ status: 500, times: 100, message: "model unavailable" });
@@ -250,14 +325,20 @@ Deno.test({
             ${'const label = "total";\nconst result = label - 1;\n'}, 2)
           returning id`;
         for (const expected of [["pending", 1], ["failed", 2]] as const) {
+          await sql`update public.typescript_errors set run_after = now() where id = ${row.id}`; // (the backoff)
           const [claim] = await sql`select claim_token::text from ai.claim_typescript_errors(10)`;
           const report = await work(broken.url, { claim_token: claim.claim_token });
           assert.equal(report.status, 200, JSON.stringify(report.body));
           assert.deepEqual([report.body.claimed, report.body.failed, report.body.succeeded], [1, 1, 0]);
           const [after] = await errorsOf([row.id]);
           assert.deepEqual([after.status, after.attempts], expected);
-          assert.match(after.last_error, /no fix found/);
-          assert.match(after.last_error, /model unavailable/);
+          assert.match(after.last_error, /the LLM call failed \(error id [0-9a-f-]{36}\)/);
+          assert.doesNotMatch(
+            after.last_error,
+            /model unavailable/,
+            "the upstream's text goes to the log only",
+          );
+          if (expected[0] === "failed") assert.match(after.last_error, /no fix found/);
           assert.equal(after.suggested_fix, null);
         }
         const calls =

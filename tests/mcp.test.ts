@@ -11,6 +11,7 @@ import { JWT_SECRET } from "../stack/config.ts";
 import { type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import { ANON_KEY, db, eventually, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 import { CHEAT_KINDS, type FakeLlmServer, lyingReply, startFakeLlmServer } from "./fakes/llm_server.ts";
+import { unfenceValue } from "../supabase/functions/_shared/mcp/untrusted.ts";
 
 const sql = db();
 
@@ -268,7 +269,12 @@ Deno.test({
         async () => {
           const result = await call(client, "search_code_snippets", { query: injection, match_count: 5 });
           const out = ok<{ snippets: { content: string }[] }>(result);
-          assert.ok(out.snippets.some((s) => s.content === injection), "returned as data, unchanged");
+          assert.ok(
+            out.snippets.some((s) =>
+              s.content.startsWith("<untrusted-data-") && unfenceValue(s.content) === injection
+            ),
+            "returned as fenced data, unchanged inside",
+          );
           const text = textOf(result);
           const body = untrustedBody(text);
           assert.ok(body.includes("ignore previous instructions"), "the text is inside the boundary");
@@ -455,7 +461,12 @@ Deno.test({
             const out = ok<Record<string, unknown>>(result);
             assert.equal(out.source, "llm");
             assert.equal(out.verified, true);
-            assert.equal(out.fix, stringifyId(LABEL).trimEnd(), "the code block of the reply, trimmed");
+            assert.equal(
+              unfenceValue(out.fix as string),
+              stringifyId(LABEL).trimEnd(),
+              "the code block of the reply, trimmed",
+            );
+            assert.match(out.fix as string, /^<untrusted-data-/, "fenced as untrusted data");
             assert.equal(out.provider, "openai-compatible");
             assert.ok((out.confidence as number) >= 0.7);
             analysisId = out.analysis_id as string;

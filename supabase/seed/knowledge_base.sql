@@ -12,8 +12,9 @@
 -- verified, status 'accepted'. Embeddings are left to the automatic-embedding pipeline: its triggers queue
 -- new rows and re-queue (clearing the stale vectors of) rows whose text changes here.
 --
--- Idempotent. Natural key: provider = 'knowledge-base' and metadata->>'kb_id'. Re-running inserts
--- missing entries, refreshes changed ones in place and leaves unchanged rows untouched. One statement, so it applies atomically.
+-- Idempotent. Natural key: owner null, provider = 'knowledge-base' and metadata->>'kb_id'. Re-running
+-- inserts missing entries, refreshes changed ones in place and leaves unchanged rows untouched; rows with an
+-- owner (users' own fixes) are never read or written. One statement, so it applies atomically.
 --
 -- Codes: TS1005, TS1109, TS1128, TS1308, TS2300, TS2304, TS2305, TS2307, TS2322, TS2339, TS2344,
 --   TS2345, TS2349, TS2351, TS2353, TS2355, TS2365, TS2366, TS2367, TS2393, TS2448, TS2451, TS2454,
@@ -1102,13 +1103,14 @@ refreshed as (
       shared = true,
       metadata = t.metadata || jsonb_build_object('kb_id', kb.kb_id, 'title', kb.title, 'explanation', kb.explanation)
   from kb
-  where t.provider = 'knowledge-base'
+  where t.owner is null
+    and t.provider = 'knowledge-base'
     and t.metadata->>'kb_id' = kb.kb_id
-    and (t.error_code, t.error_message, t.code_snippet, t.suggested_fix, t.metadata->>'title',
-         t.metadata->>'explanation', t.verified, t.status)
-        is distinct from
-        (kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, kb.title, kb.explanation, true, 'accepted')
-    or not t.shared
+    and ((t.error_code, t.error_message, t.code_snippet, t.suggested_fix, t.metadata->>'title',
+          t.metadata->>'explanation', t.verified, t.status, t.shared)
+         is distinct from
+         (kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, kb.title, kb.explanation, true,
+          'accepted', true))
   returning t.id
 )
 insert into public.code_analysis
@@ -1119,5 +1121,6 @@ select null, true, 'kb/' || kb.kb_id || '.ts', kb.error_code, kb.error_message, 
        jsonb_build_object('kb_id', kb.kb_id, 'title', kb.title, 'explanation', kb.explanation)
 from kb
 where not exists (
-  select 1 from public.code_analysis t where t.provider = 'knowledge-base' and t.metadata->>'kb_id' = kb.kb_id
+  select 1 from public.code_analysis t
+  where t.owner is null and t.provider = 'knowledge-base' and t.metadata->>'kb_id' = kb.kb_id
 );

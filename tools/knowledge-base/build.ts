@@ -117,8 +117,9 @@ export function renderSql(entries: BuiltEntry[]): string {
 -- verified, status 'accepted'. Embeddings are left to the automatic-embedding pipeline: its triggers queue
 -- new rows and re-queue (clearing the stale vectors of) rows whose text changes here.
 --
--- Idempotent. Natural key: provider = 'knowledge-base' and metadata->>'kb_id'. Re-running inserts
--- missing entries, refreshes changed ones in place and leaves unchanged rows untouched. One statement, so it applies atomically.
+-- Idempotent. Natural key: owner null, provider = 'knowledge-base' and metadata->>'kb_id'. Re-running
+-- inserts missing entries, refreshes changed ones in place and leaves unchanged rows untouched; rows with an
+-- owner (users' own fixes) are never read or written. One statement, so it applies atomically.
 --
 ${wrapComment(`Codes: ${codes.join(", ")}.`)}
 
@@ -140,13 +141,14 @@ refreshed as (
       shared = true,
       metadata = t.metadata || jsonb_build_object('kb_id', kb.kb_id, 'title', kb.title, 'explanation', kb.explanation)
   from kb
-  where t.provider = 'knowledge-base'
+  where t.owner is null
+    and t.provider = 'knowledge-base'
     and t.metadata->>'kb_id' = kb.kb_id
-    and (t.error_code, t.error_message, t.code_snippet, t.suggested_fix, t.metadata->>'title',
-         t.metadata->>'explanation', t.verified, t.status)
-        is distinct from
-        (kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, kb.title, kb.explanation, true, 'accepted')
-    or not t.shared
+    and ((t.error_code, t.error_message, t.code_snippet, t.suggested_fix, t.metadata->>'title',
+          t.metadata->>'explanation', t.verified, t.status, t.shared)
+         is distinct from
+         (kb.error_code, kb.error_message, kb.code_snippet, kb.suggested_fix, kb.title, kb.explanation, true,
+          'accepted', true))
   returning t.id
 )
 insert into public.code_analysis
@@ -157,7 +159,8 @@ select null, true, 'kb/' || kb.kb_id || '.ts', kb.error_code, kb.error_message, 
        jsonb_build_object('kb_id', kb.kb_id, 'title', kb.title, 'explanation', kb.explanation)
 from kb
 where not exists (
-  select 1 from public.code_analysis t where t.provider = 'knowledge-base' and t.metadata->>'kb_id' = kb.kb_id
+  select 1 from public.code_analysis t
+  where t.owner is null and t.provider = 'knowledge-base' and t.metadata->>'kb_id' = kb.kb_id
 );
 `;
 }

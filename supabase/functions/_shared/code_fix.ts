@@ -10,14 +10,24 @@
 // nothing silenced, and the rest of the code kept. With no verified fix and no LLM answer, the answer is the
 // nearest past fix of the same error as it was written for other code: source "retrieval", verified false.
 import type { Caller } from "./auth.ts";
-import { asCaller, db, toVector } from "./db.ts";
+import { db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
 import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
-import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
-import { recordLlmCall } from "./llm_log.ts";
+import { logWithId } from "./http.ts";
+import { fence, oneLine, untrustedBlock } from "./mcp/untrusted.ts";
+import {
+  cappedMaxTokens,
+  enforceRateLimit,
+  enforceTokenBudget,
+  estimatedUsage,
+  reserveTokens,
+  usageOf,
+} from "./limits.ts";
+import { failureText, recordLlmCall } from "./llm_log.ts";
+import { guardCompile } from "./compile_guard.ts";
 import { adaptedCandidates, type Candidate, compilerCandidates, type LocalFixInput } from "./local_fixes.ts";
 import { SnippetService } from "./ts_service.ts";
 import type { Diagnostic } from "./typescript.ts";
@@ -49,6 +59,12 @@ export interface FixContext {
   llm: Llm | null;
   functionName: string;
   signal?: AbortSignal;
+  /**
+   * When the LLM call fails: "retrieval" (default) answers from retrieval at once (the interactive API);
+   * "throw" rethrows (unless an earlier attempt gave a fix), for the batch queue, which retries the error
+   * with backoff instead.
+   */
+  llmFailure?: "retrieval" | "throw";
 }
 
 export interface FixOutcome {
@@ -125,31 +141,31 @@ export function buildPrompt(
   message: string,
   similar: SimilarFix[],
 ): ChatMessage[] {
+  // Stored rows are untrusted data: each in a fence its text cannot close, messages on one line, and all of
+  // them inside a boundary whose random tag the text cannot guess (as MCP's tool results show them).
   const examples = similar.slice(0, PROMPT_EXAMPLES).map((s, i) =>
     [
-      `${i + 1}. ${s.error_code ?? ""} ${s.error_message ?? ""} (similarity ${
+      `${i + 1}. ${s.error_code ?? ""} ${oneLine(s.error_message)} (similarity ${
         s.similarity.toFixed(2)
       }, ${s.status}${s.verified ? ", verified" : ""})`,
       "Before:",
-      "```typescript",
-      clip(s.code_snippet),
-      "```",
+      fence(clip(s.code_snippet)),
       "After:",
-      "```typescript",
-      clip(s.suggested_fix),
-      "```",
+      fence(clip(s.suggested_fix)),
     ].join("\n")
   );
   const user = [
-    `File: ${input.filePath ?? "snippet.ts"}`,
+    `File: ${oneLine(input.filePath ?? "snippet.ts")}`,
     `Error ${code ?? ""}: ${message}`.replace("  ", " "),
     "",
     "Code:",
-    "```typescript",
-    input.code,
-    "```",
+    fence(input.code),
     ...(examples.length
-      ? ["", "Fixes that worked for similar errors (most similar first):", ...examples]
+      ? [
+        "",
+        "Fixes that worked for similar errors (most similar first):",
+        untrustedBlock(examples.join("\n"), "past fixes from the database"),
+      ]
       : []),
   ].join("\n");
   return [{ role: "system", content: SYSTEM_PROMPT }, { role: "user", content: user }];
@@ -215,35 +231,53 @@ async function askModel(
 ): Promise<Attempt> {
   const llm = ctx.llm!;
   const model = llm.resolveModel(input.model);
+  // Every call reserves its most against the owner's (and the project's) budget, and settles once recorded.
+  const maxTokens = cappedMaxTokens();
+  const reservation = await reserveTokens(ctx.owner, messages, maxTokens);
   const started = performance.now();
   let result: LlmResult;
+  let responseId: string;
   try {
-    result = await llm.chat({ messages, model, temperature: 0.2, signal: ctx.signal });
-  } catch (error) {
-    const e = error as Error & { status?: number | null };
-    await recordLlmCall(db(), {
+    try {
+      result = await llm.chat({
+        messages,
+        model,
+        temperature: 0.2,
+        max_tokens: maxTokens,
+        signal: ctx.signal,
+      });
+    } catch (error) {
+      const e = error as Error & { status?: number | null };
+      await recordLlmCall(db(), {
+        owner: ctx.owner,
+        functionName: ctx.functionName,
+        provider: llm.provider,
+        model,
+        messages,
+        response: null,
+        usage: estimatedUsage(messages, "", e.status ?? null),
+        latencyMs: performance.now() - started,
+        error: failureText(error),
+        httpStatus: e.status ?? null,
+        metadata: { usage_estimated: true },
+      });
+      throw error;
+    }
+    const { usage, estimated } = usageOf(messages, result.text, result.usage);
+    responseId = await recordLlmCall(db(), {
       owner: ctx.owner,
       functionName: ctx.functionName,
-      provider: llm.provider,
-      model,
+      provider: result.provider,
+      model: result.model,
       messages,
-      response: null,
-      latencyMs: performance.now() - started,
-      error: e.message || String(error),
-      httpStatus: e.status ?? null,
+      response: result.text,
+      usage,
+      latencyMs: result.latency_ms,
+      metadata: estimated ? { usage_estimated: true } : undefined,
     });
-    throw error;
+  } finally {
+    await reservation.settle();
   }
-  const responseId = await recordLlmCall(db(), {
-    owner: ctx.owner,
-    functionName: ctx.functionName,
-    provider: result.provider,
-    model: result.model,
-    messages,
-    response: result.text,
-    usage: result.usage,
-    latencyMs: result.latency_ms,
-  });
   const fix = extractCode(result.text);
   const check = fix === null ? null : verifyFix({
     code: input.code,
@@ -295,9 +329,10 @@ function triedOf(source: "compiler" | "retrieval" | "llm", name: string, check: 
 
 export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
   const parsed = parseError(input.error, input.errorCode);
-  // One language service for the whole request: the code is compiled once, each candidate once.
+  // One language service for the whole request: the code is compiled once, each candidate once. Code the
+  // compiler cannot finish is quarantined and refused (compile_guard.ts).
   const service = new SnippetService(fileNameOf(input));
-  const original = service.check(input.code);
+  const original = await guardCompile(input.code, fileNameOf(input), "code", () => service.check(input.code));
   const before = original.diagnostics;
   const target = targetDiagnostic(before, parsed.code, parsed.message);
   const code = parsed.code ?? target?.code ?? null;
@@ -406,7 +441,14 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
         });
       }
     } catch (error) {
-      warnings.push(`the LLM call failed (${(error as Error).message}); answering from retrieval`);
+      // A used-up token budget is the caller's answer (429), unless an attempt already gave a fix.
+      const budget = (error as { code?: string }).code?.endsWith("token_budget_exceeded");
+      if (budget && best) warnings.push("the token budget ran out; no further attempts were made");
+      else if (budget || (ctx.llmFailure === "throw" && !best)) throw error;
+      // The reason (an upstream body, a URL) goes to the log only; the caller gets its id.
+      else {warnings.push(
+          `the LLM call failed (error id ${logWithId(error, "llm")}); answering from retrieval`,
+        );}
     }
   } else if (ctx.llm && !code) {
     warnings.push("no error code given and none found by the compiler; answering from retrieval");
@@ -466,22 +508,21 @@ async function store(
   metadata: Record<string, string | number | null | string[]>,
 ): Promise<{ id: string }> {
   const [fixVector] = await embed([outcome.fix!]);
-  return await asCaller(ctx.actor, async (tx) => {
-    const [row] = await tx`
-      insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
-        suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
-      values (${ctx.owner}, ${
-      input.filePath ?? null
-    }, ${outcome.error_code}, ${outcome.error_message}, ${input.code},
-        ${toVector(queryVector)}::extensions.vector, ${outcome.fix}, ${
-      toVector(fixVector)
-    }::extensions.vector,
-        ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${outcome.verified}, ${
-      tx.json(metadata)
-    })
-      returning id`;
-    return { id: row.id as string };
-  });
+  // Written by the server (verified, confidence, provider and the vectors are columns users cannot write), owned
+  // by the caller (or the queued error's owner).
+  const sql = db();
+  const [row] = await sql`
+    insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
+      suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
+    values (${ctx.owner}, ${
+    input.filePath ?? null
+  }, ${outcome.error_code}, ${outcome.error_message}, ${input.code},
+      ${toVector(queryVector)}::extensions.vector, ${outcome.fix}, ${toVector(fixVector)}::extensions.vector,
+      ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${outcome.verified}, ${
+    sql.json(metadata)
+  })
+    returning id`;
+  return { id: row.id as string };
 }
 
 /** A fix request as the functions receive it (fix-code-error's body, the MCP tool's input). */
@@ -503,13 +544,15 @@ export async function fixForCaller(
   functionName: string,
   body: FixRequestBody,
   rateLimitScope?: string,
+  /** The request's signal: the caller going away aborts the LLM call. */
+  signal?: AbortSignal,
 ): Promise<FixOutcome> {
   const llm = configuredLlm();
   if (body.model) llm?.resolveModel(body.model);
   if (rateLimitScope) await enforceRateLimit(caller, rateLimitScope);
   if (llm) await enforceTokenBudget(caller);
   return await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName },
+    { owner: caller.userId, actor: caller, llm, functionName, signal },
     {
       error: body.error,
       code: body.code,

@@ -28,17 +28,27 @@ export function db(): Sql {
   return pool;
 }
 
+/** How long one statement run for a user may take (DB_USER_STATEMENT_TIMEOUT_MS; Supabase's own default: 8 s). */
+function userStatementTimeoutMs(): number {
+  const value = Number(Deno.env.get("DB_USER_STATEMENT_TIMEOUT_MS") ?? 8_000);
+  return Number.isInteger(value) && value > 0 ? value : 8_000;
+}
+
 /**
  * Runs fn in a transaction as the caller: `role` and `request.jwt.claims` are set locally, exactly as
- * PostgREST does, so auth.uid() and RLS policies apply. The service role bypasses RLS.
+ * PostgREST does, so auth.uid() and RLS policies apply. The service role bypasses RLS. A user's statements
+ * get a statement timeout (as PostgREST's roles do on Supabase), so no request of theirs holds a connection
+ * for long: past it Postgres cancels the statement (SQLSTATE 57014, answered 503 query_timeout).
  */
 export async function asCaller<T>(
   caller: Pick<Caller, "role" | "claims">,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
+  const timeout = caller.role === "service_role" ? null : `${userStatementTimeoutMs()}ms`;
   return await db().begin(async (tx) => {
     await tx`select set_config('role', ${caller.role}, true),
-                    set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true)`;
+                    set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true),
+                    set_config('statement_timeout', coalesce(${timeout}::text, current_setting('statement_timeout')), true)`;
     return await fn(tx);
   }) as T;
 }

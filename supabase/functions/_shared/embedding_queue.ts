@@ -1,9 +1,13 @@
 // The embed-worker's drain: claim a batch of embedding jobs, embed their texts with one model call, write the
 // vectors back through ai.complete_embedding_jobs (which refuses stale ones), record failures for retry.
-// Repeats until the queue is empty or the time budget is spent.
+// Repeats until the queue is empty or the time budget is spent. A batch's claims are renewed until its
+// write-back is done (a short lease: a crashed worker's jobs come back within about a minute), and a
+// write-back cut by a lost connection is retried after reconnecting.
 import type postgres from "postgres";
 import { db } from "./db.ts";
 import { embed } from "./embeddings.ts";
+import { heartbeatMs, startHeartbeat } from "./lease.ts";
+import { retryOnLostConnection } from "./reconnect.ts";
 import type { DrainOptions, DrainReport } from "./worker.ts";
 
 interface Job {
@@ -61,15 +65,18 @@ async function writeBack(done: Finished[], report: DrainReport): Promise<void> {
   const ok = done.filter((d) => !d.error);
   const bad = done.filter((d) => d.error);
   if (ok.length) {
-    const [result] = await sql`select written, stale from ai.complete_embedding_jobs(${
-      sql.json(ok as unknown as postgres.JSONValue)
-    })`;
+    const [result] = await retryOnLostConnection(() =>
+      sql`select written, stale, failed from ai.complete_embedding_jobs(${
+        sql.json(ok as unknown as postgres.JSONValue)
+      })`
+    );
     report.succeeded += result.written;
     (report.stale as number) += result.stale;
+    report.failed += result.failed; // rows that could not be written (failed alone, with the reason)
   }
   if (bad.length) {
     const failures = bad.map((b) => ({ job_id: b.job_id, claim_token: b.claim_token, error: b.error }));
-    await sql`select ai.fail_embedding_jobs(${sql.json(failures)})`;
+    await retryOnLostConnection(() => sql`select ai.fail_embedding_jobs(${sql.json(failures)})`);
     report.failed += bad.length;
   }
 }
@@ -106,6 +113,14 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
       }
       report.batches++;
       report.claimed += jobs.length;
+      const claims = jobs.map((j) => ({ job_id: j.job_id, claim_token: j.claim_token }));
+      const stopRenewing = startHeartbeat(
+        () =>
+          sql`select ai.renew_embedding_claims(${
+            sql.json(claims)
+          }, make_interval(secs => ${options.visibilitySeconds}))`,
+        heartbeatMs(options.visibilitySeconds),
+      );
 
       // Rows that are gone or have no text: finish them without a vector.
       const empty: Finished[] = jobs.filter((j) => j.content === null || j.content === "")
@@ -115,8 +130,11 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
       const done = texts.length ? await embedJobs(texts) : [];
       (report.embed_ms as number) += Math.round(performance.now() - t0);
 
-      await writing;
-      writing = writeBack([...empty, ...done], report);
+      await writing.catch(async (error) => {
+        await stopRenewing(); // (the previous write-back failed: this batch stops here too)
+        throw error;
+      });
+      writing = writeBack([...empty, ...done], report).finally(stopRenewing);
       writing.catch(() => {}); // awaited above/below; this only keeps an early failure from being "unhandled"
       if (options.sliceMs !== undefined && Date.now() - started >= options.sliceMs) {
         report.more = jobs.length === options.batchSize; // a full batch: more is probably waiting

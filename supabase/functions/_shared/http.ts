@@ -2,6 +2,7 @@
 // and errors as `{"error": {"code", "message", "details"?}}` with the right status — 400 bad input, 401/403
 // credentials, 405 method, 413 too large, 429 limits, 502/504 upstream, 503 not configured, 500 our fault.
 import { z } from "zod";
+import { findUnstorableText } from "./storable_text.ts";
 
 export const CORS_HEADERS: Record<string, string> = {
   "access-control-allow-origin": "*",
@@ -42,6 +43,35 @@ export function errorJson(
 }
 
 /**
+ * Logs an error that is ours (or an upstream's) with a fresh id and returns the id: callers get a generic
+ * sentence with the id, the details go only to the log. An error logged once keeps its id (so the id a
+ * caller sees matches the one stored with the failed call), and is not logged twice.
+ */
+export function logWithId(error: unknown, context = "error"): string {
+  const tagged = error as { errorId?: string } | null;
+  if (tagged && typeof tagged === "object" && typeof tagged.errorId === "string") return tagged.errorId;
+  const id = crypto.randomUUID();
+  console.error(`[${context} ${id}]`, error);
+  if (tagged && typeof tagged === "object" && Object.isExtensible(tagged)) tagged.errorId = id;
+  return id;
+}
+
+/** What a failed LLM call looks like to a caller: no upstream text, URL or setting, just what kind of failure. */
+export function llmFailureMessage(error: object, id: string): string {
+  const { kind, status } = error as { kind?: unknown; status?: unknown };
+  const what = ({
+    upstream: typeof status === "number"
+      ? `The LLM provider answered with an error (HTTP ${status})`
+      : "The LLM provider answered with an error",
+    timeout: "The LLM provider did not answer in time",
+    connection: "The LLM provider could not be reached",
+    stream_interrupted: "The LLM provider's answer broke off",
+    aborted: "The LLM call was cancelled",
+  } as Record<string, string>)[String(kind)] ?? "The LLM call failed";
+  return `${what} (error id ${id}).`;
+}
+
+/**
  * Maps any thrown value to a response. Errors from the shared modules are recognised by name, so this file
  * imports none of them (and no function loads the model or the LLM SDK just to report an error).
  */
@@ -53,31 +83,73 @@ export function toErrorResponse(error: unknown): Response {
   switch (e?.name) {
     case "ModelNotAllowedError":
       return errorJson(400, "model_not_allowed", e.message, { allowed: e.allowed });
+    // Upstream and configuration failures: the caller gets the kind of failure and an error id; the reason
+    // (an upstream body, a URL with its user:password, a setting's value) goes to the log only.
     case "LlmError": {
       const status = e.httpStatus as number;
       const headers: Record<string, string> = {};
       if (status === 429 && typeof e.retryAfterMs === "number") {
         headers["retry-after"] = String(Math.ceil(e.retryAfterMs / 1000));
       }
+      const id = logWithId(error, "llm");
       return errorJson(
         status,
         `llm_${e.kind}`,
-        `${e.provider}: ${e.message}`,
-        { upstream_status: e.status },
+        llmFailureMessage(e, id),
+        { upstream_status: e.status, error_id: id },
         headers,
       );
     }
-    case "LlmConfigError":
-      return errorJson(503, "llm_misconfigured", e.message);
-    case "EmbeddingModelError":
-      return errorJson(503, "embedding_model_unavailable", e.message);
+    case "LlmConfigError": {
+      const id = logWithId(error, "llm config");
+      return errorJson(
+        503,
+        "llm_misconfigured",
+        `The LLM is not configured correctly; the server log says what to fix (error id ${id}).`,
+        { error_id: id },
+      );
+    }
+    case "EmbeddingModelError": {
+      const id = logWithId(error, "embedding model");
+      return errorJson(
+        503,
+        "embedding_model_unavailable",
+        `The embedding model is not available (error id ${id}).`,
+        { error_id: id },
+      );
+    }
+    case "CompileTimeoutError": {
+      // A fix the model wrote that the compiler could not check in time (the caller's own code is refused
+      // earlier, with its field: compile_guard.ts).
+      const id = logWithId(error, "compile");
+      return errorJson(
+        422,
+        "code_too_complex",
+        `The TypeScript compiler could not check the code in time (error id ${id}).`,
+        { error_id: id },
+      );
+    }
+    case "PostgresError":
+      if (e.code === "57014") {
+        const id = logWithId(error, "query timeout");
+        return errorJson(
+          503,
+          "query_timeout",
+          `The database query took too long and was stopped (error id ${id}); try again, or send less.`,
+          { error_id: id },
+        );
+      }
   }
-  const id = crypto.randomUUID();
-  console.error(`[${id}]`, error);
-  return errorJson(500, "internal_error", `Something went wrong on our side (error id ${id}).`);
+  const id = logWithId(error);
+  return errorJson(500, "internal_error", `Something went wrong on our side (error id ${id}).`, {
+    error_id: id,
+  });
 }
 
-/** Reads at most maxBytes of the body (413 past that), parses JSON (400) and validates it (400 with issues). */
+/**
+ * Reads at most maxBytes of the body (413 past that), parses JSON (400), refuses text Postgres cannot store
+ * (400 invalid_text naming the field) and validates it (400 with issues).
+ */
 export async function readJson<T extends z.ZodType>(
   req: Request,
   schema: T,
@@ -107,6 +179,12 @@ export async function readJson<T extends z.ZodType>(
       "invalid_json",
       `The request body is not valid JSON: ${(error as Error).message}`,
     );
+  }
+  const unstorable = findUnstorableText(value);
+  if (unstorable) {
+    throw new HttpError(400, "invalid_text", `${unstorable.path || "body"}: ${unstorable.problem}.`, {
+      path: unstorable.path,
+    });
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {

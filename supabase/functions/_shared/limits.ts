@@ -1,11 +1,28 @@
-// Per-user limits enforced in Postgres (shared by every instance): requests per minute per function, and an
-// optional daily token budget for LLM calls. The service role (workers, server-side callers) is not limited.
+// Per-user limits enforced in Postgres (shared by every instance): requests per minute per function, and
+// token budgets for LLM calls — per user and for the whole project — that every call reserves against before
+// it is made (its prompt's estimate plus the capped max_tokens) and settles after it is recorded, so
+// concurrent calls, MCP batches and the batch worker cannot pass a budget together (ai.reserve_tokens).
+// The service role is not rate limited and has no per-user budget; the project's budget binds every call.
 //
-//   RATE_LIMIT_PER_MINUTE   requests per user per function per minute (default 60; 0 turns it off)
-//   LLM_DAILY_TOKEN_BUDGET  tokens per user per 24 hours across LLM calls (default unset: no budget)
+//   RATE_LIMIT_PER_MINUTE           requests per user per function per minute (default 60; 0 turns it off)
+//   LLM_DAILY_TOKEN_BUDGET          tokens per user per 24 hours across LLM calls (default unset: no budget)
+//   LLM_PROJECT_DAILY_TOKEN_BUDGET  tokens per 24 hours for all calls together (default unset: no budget)
+//   LLM_MAX_OUTPUT_TOKENS           the most any call may generate: a caller's max_tokens is capped to it,
+//                                   and it is sent when the caller gives none (default 4096)
 import type { Caller } from "./auth.ts";
 import { db } from "./db.ts";
 import { HttpError } from "./http.ts";
+
+// (The shapes of llm_config.ts's ChatMessage and LlmUsage, declared here: functions that only rate-limit
+// must not pull the LLM client's types into their import graph.)
+interface ChatMessage {
+  content: string;
+}
+interface LlmUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
 
 function intEnv(name: string, fallback: number): number {
   const raw = Deno.env.get(name)?.trim();
@@ -52,4 +69,89 @@ export async function enforceTokenBudget(caller: Caller): Promise<void> {
       { "retry-after": String(retryAfter) },
     );
   }
+}
+
+/** The max_tokens a call is made with: the caller's, at most LLM_MAX_OUTPUT_TOKENS (its default when none). */
+export function cappedMaxTokens(requested?: number | null): number {
+  const cap = intEnv("LLM_MAX_OUTPUT_TOKENS", 4096) || 4096;
+  return requested ? Math.min(requested, cap) : cap;
+}
+
+/** A generous estimate of the tokens of a text (about 3 characters a token; code and non-English run shorter). */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 3);
+}
+
+/** A generous estimate of a prompt's tokens: its texts plus a few per message for the chat format. */
+export function estimatePromptTokens(messages: ChatMessage[]): number {
+  return messages.reduce((sum, m) => sum + estimateTokens(m.content) + 4, 0);
+}
+
+/**
+ * What a call that failed or was cut off used, when the provider did not say: nothing for an answer the
+ * provider refused (a 4xx: not billed), else the prompt, plus what was generated before the end.
+ */
+export function estimatedUsage(
+  messages: ChatMessage[],
+  partial = "",
+  status: number | null = null,
+): LlmUsage {
+  if (status !== null && status >= 400 && status < 500) {
+    return { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  }
+  const prompt = estimatePromptTokens(messages);
+  const completion = estimateTokens(partial);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/** A finished call's usage as the provider reported it, or (when it reported none) estimated. */
+export function usageOf(
+  messages: ChatMessage[],
+  text: string,
+  reported: LlmUsage | null | undefined,
+): { usage: LlmUsage; estimated: boolean } {
+  if (reported && reported.prompt_tokens + reported.completion_tokens > 0) {
+    return { usage: reported, estimated: false };
+  }
+  return { usage: estimatedUsage(messages, text), estimated: true };
+}
+
+export interface Reservation {
+  /** Releases the reservation; call it after the call is recorded (its row counts what it used). */
+  settle(): Promise<void>;
+}
+
+/**
+ * Reserves the most a call can use — `messages`' estimate plus `maxTokens` — against the owner's daily budget
+ * (LLM_DAILY_TOKEN_BUDGET; owner null: none) and the project's (LLM_PROJECT_DAILY_TOKEN_BUDGET). 429
+ * token_budget_exceeded / project_token_budget_exceeded when either would be passed (details.retry_at: when
+ * enough of it will have aged out). A no-op when no budget is set.
+ */
+export async function reserveTokens(
+  owner: string | null,
+  messages: ChatMessage[],
+  maxTokens: number,
+): Promise<Reservation> {
+  const userBudget = intEnv("LLM_DAILY_TOKEN_BUDGET", 0) || null;
+  const projectBudget = intEnv("LLM_PROJECT_DAILY_TOKEN_BUDGET", 0) || null;
+  if ((userBudget === null || owner === null) && projectBudget === null) return { settle: async () => {} };
+  const tokens = estimatePromptTokens(messages) + maxTokens;
+  const [row] = await db()`
+    select reservation_id, allowed, scope, used, budget, retry_at
+    from ai.reserve_tokens(${owner}, ${tokens}, ${userBudget}, ${projectBudget})`;
+  if (!row.allowed) {
+    const project = row.scope === "project";
+    const retryAfter = Math.max(1, Math.ceil((new Date(row.retry_at).getTime() - Date.now()) / 1000));
+    throw new HttpError(
+      429,
+      project ? "project_token_budget_exceeded" : "token_budget_exceeded",
+      project
+        ? `This project's daily token budget of ${row.budget} is used up (${row.used} tokens in 24 h, calls in flight included).`
+        : `Daily token budget of ${row.budget} used (${row.used} tokens in 24 h, calls in flight included; this call needs up to ${tokens}).`,
+      { budget: Number(row.budget), used: Number(row.used), needed: tokens, retry_at: row.retry_at },
+      { "retry-after": String(retryAfter) },
+    );
+  }
+  const id = row.reservation_id as string;
+  return { settle: async () => void await db()`select ai.settle_tokens(${id})` };
 }

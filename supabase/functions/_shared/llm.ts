@@ -33,6 +33,7 @@ import {
   resolveModel,
   type SamplingOptions,
 } from "./llm_config.ts";
+import { llmFailureMessage, logWithId } from "./http.ts";
 import { openaiChat, openaiChatStream } from "./llm_openai.ts";
 import { ollamaChat, ollamaChatStream, ollamaGenerate, ollamaGenerateStream } from "./llm_ollama.ts";
 
@@ -349,9 +350,18 @@ export function sseFromLlmStream(stream: LlmStream): ReadableStream<Uint8Array> 
         frame = last ? "data: [DONE]\n\n" : `data: ${JSON.stringify(next.value)}\n\n`;
       } catch (error) {
         last = true;
+        // The kind of failure and an error id; the upstream's text goes to the log only.
+        const id = logWithId(error, "llm stream");
         const body = error instanceof LlmError
-          ? error.toJSON()
-          : { error: { message: String(error), type: "llm_error", code: "internal" } };
+          ? { error: { ...error.toJSON().error, message: llmFailureMessage(error, id), error_id: id } }
+          : {
+            error: {
+              message: `Something went wrong on our side (error id ${id}).`,
+              type: "llm_error",
+              code: "internal",
+              error_id: id,
+            },
+          };
         frame = `data: ${JSON.stringify(body)}\n\n`;
       }
       if (cancelled) return; // the client went away while we waited

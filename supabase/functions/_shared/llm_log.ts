@@ -1,8 +1,19 @@
 // Every LLM call is stored in public.llm_responses, successful or not: prompt, response, provider, model,
 // tokens, latency, owner. Callers record right after the call, before doing anything else with the result.
+// A failure is stored as failureText(error): what kind of failure and an error id (the owner reads these rows;
+// the upstream's own text, which may hold URLs or settings, goes to the log under that id).
 import type { ChatMessage, LlmProvider, LlmUsage } from "./llm_config.ts";
 import type postgres from "postgres";
 import type { Sql, Tx } from "./db.ts";
+import { llmFailureMessage, logWithId } from "./http.ts";
+
+/** The stored (and shown) text of a failed call: its kind and an error id; the details go to the log. */
+export function failureText(error: unknown): string {
+  const id = logWithId(error, "llm");
+  return (error as Error)?.name === "LlmError"
+    ? llmFailureMessage(error as Error, id)
+    : `The LLM call failed (error id ${id}).`;
+}
 
 export interface LlmCallRecord {
   owner: string | null;

@@ -44,6 +44,25 @@ export interface Diagnostic {
 export interface DiagnoseOptions {
   /** Virtual file name; `.tsx` enables JSX parsing. Default `snippet.ts`. */
   fileName?: string;
+  /**
+   * How long checking the file may take, in ms (TS_COMPILE_TIME_LIMIT_MS, default 5000; 0: no limit). Past it
+   * the checker stops at its next declaration and `CompileTimeoutError` is thrown. Setting up the program
+   * (the lib files, bound once per process) is not counted.
+   */
+  timeLimitMs?: number;
+}
+
+/** The compiler did not finish checking within its time limit (pathological input). */
+export class CompileTimeoutError extends Error {
+  override name = "CompileTimeoutError";
+  constructor(readonly limitMs: number, readonly elapsedMs: number) {
+    super(`the TypeScript compiler needed more than ${limitMs} ms for this code`);
+  }
+}
+
+function defaultTimeLimitMs(): number {
+  const value = Number(Deno.env.get("TS_COMPILE_TIME_LIMIT_MS") ?? 5_000);
+  return Number.isFinite(value) && value >= 0 ? value : 5_000;
 }
 
 /** Returns the text of a lib file by bare name (`lib.es5.d.ts`), or undefined if missing. */
@@ -170,7 +189,7 @@ export function diagnoseSnippet(code: string, opts: DiagnoseOptions = {}): Diagn
   });
   const sourceFile = program.getSourceFile(filePath);
   if (!sourceFile) throw new Error(`internal error: ${filePath} missing from program`);
-  return programDiagnostics(program, sourceFile);
+  return programDiagnostics(program, sourceFile, opts.timeLimitMs);
 }
 
 /** The virtual path and the compiler options of a snippet named `fileName` (`.tsx` turns on JSX). */
@@ -182,16 +201,41 @@ export function snippetSetup(
   return { fileName, filePath: `${ROOT_DIR}/${fileName}`, options };
 }
 
-/** A program's diagnostics of one file, as `tsc` reports them: semantic ones only without syntax errors. */
-export function programDiagnostics(program: ts.Program, sourceFile: ts.SourceFile): Diagnostic[] {
-  let found: readonly ts.Diagnostic[] = [
-    ...program.getOptionsDiagnostics(),
-    ...program.getSyntacticDiagnostics(sourceFile),
-  ];
-  if (found.length === 0) {
-    found = [...program.getGlobalDiagnostics(), ...program.getSemanticDiagnostics(sourceFile)];
+/**
+ * A program's diagnostics of one file, as `tsc` reports them: semantic ones only without syntax errors. The
+ * time limit (DiagnoseOptions.timeLimitMs): the checker asks the cancellation token at every declaration it
+ * checks; the clock starts once the checker exists (binding the lib files on a cold start is not the input's
+ * doing). Past it, CompileTimeoutError.
+ */
+export function programDiagnostics(
+  program: ts.Program,
+  sourceFile: ts.SourceFile,
+  timeLimitMs = defaultTimeLimitMs(),
+): Diagnostic[] {
+  program.getTypeChecker();
+  const started = performance.now();
+  const overdue = () => timeLimitMs > 0 && performance.now() - started > timeLimitMs;
+  const token: ts.CancellationToken = {
+    isCancellationRequested: overdue,
+    throwIfCancellationRequested: () => {
+      if (overdue()) throw new ts.OperationCanceledException();
+    },
+  };
+  try {
+    let found: readonly ts.Diagnostic[] = [
+      ...program.getOptionsDiagnostics(),
+      ...program.getSyntacticDiagnostics(sourceFile, token),
+    ];
+    if (found.length === 0) {
+      found = [...program.getGlobalDiagnostics(token), ...program.getSemanticDiagnostics(sourceFile, token)];
+    }
+    return found.map(toDiagnostic).sort((a, b) => a.start - b.start || a.numericCode - b.numericCode);
+  } catch (error) {
+    if (error instanceof ts.OperationCanceledException) {
+      throw new CompileTimeoutError(timeLimitMs, Math.round(performance.now() - started));
+    }
+    throw error;
   }
-  return found.map(toDiagnostic).sort((a, b) => a.start - b.start || a.numericCode - b.numericCode);
 }
 
 /** One-line rendering: `3:7 TS2322 Type 'number' is not assignable to type 'string'.` */

@@ -4,20 +4,33 @@
 //   optional "system", "model" (one of LLM_ALLOWED_MODELS), "temperature", "top_p", "max_tokens", "stream"
 // With "stream": true the answer is server-sent events (`data: {chunk}` … `data: [DONE]`; a failure midway
 // ends with an error frame and no [DONE]). Every call, successful or not, is stored in llm_responses.
+//
+// Spending: max_tokens is capped (LLM_MAX_OUTPUT_TOKENS, sent when none is given); the call's most (prompt
+// estimate + max_tokens) is reserved against the caller's and the project's token budgets before it is made
+// and settled once it is recorded; a failed or cut-off call is recorded with what it used (estimated when the
+// provider did not say); a caller who goes away aborts the upstream call.
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
 import { db } from "../_shared/db.ts";
 import { CORS_HEADERS, HttpError, json, readJson, route } from "../_shared/http.ts";
-import { enforceRateLimit, enforceTokenBudget } from "../_shared/limits.ts";
+import {
+  cappedMaxTokens,
+  enforceRateLimit,
+  enforceTokenBudget,
+  estimatedUsage,
+  reserveTokens,
+  usageOf,
+} from "../_shared/limits.ts";
 import {
   type ChatMessage,
   type Llm,
   type LlmStream,
+  type LlmUsage,
   sseFromLlmStream,
   toChatCompletion,
 } from "../_shared/llm.ts";
 import { configuredLlm } from "../_shared/llm_env.ts";
-import { recordLlmCall } from "../_shared/llm_log.ts";
+import { failureText, recordLlmCall } from "../_shared/llm_log.ts";
 
 const Message = z.object({
   role: z.enum(["system", "user", "assistant"]),
@@ -53,14 +66,27 @@ function llmOrFail(): Llm {
   return llm;
 }
 
-/** Passes chunks through while keeping the text so far, for the record of a stream that fails midway. */
+/**
+ * Passes chunks through while keeping the text and usage so far, for the record of a stream that fails
+ * midway or that the client drops.
+ */
 function tapped(
   stream: LlmStream,
-): { stream: LlmStream; partial: () => string } {
+): { stream: LlmStream; partial: () => string; usage: () => LlmUsage | null } {
   let text = "";
+  let usage: LlmUsage | null = null;
   const iterate = async function* () {
     for await (const chunk of stream) {
       text += chunk.choices?.[0]?.delta?.content ?? "";
+      if (chunk.usage) {
+        const prompt = chunk.usage.prompt_tokens ?? 0;
+        const completion = chunk.usage.completion_tokens ?? 0;
+        usage = {
+          prompt_tokens: prompt,
+          completion_tokens: completion,
+          total_tokens: prompt + completion,
+        };
+      }
       yield chunk;
     }
   };
@@ -71,7 +97,7 @@ function tapped(
     result: () => stream.result(),
     cancel: () => stream.cancel(),
   };
-  return { stream: wrapper, partial: () => text };
+  return { stream: wrapper, partial: () => text, usage: () => usage };
 }
 
 Deno.serve(route(["POST"], async (req) => {
@@ -86,25 +112,26 @@ Deno.serve(route(["POST"], async (req) => {
     ...(body.system ? [{ role: "system" as const, content: body.system }] : []),
     { role: "user", content: body.prompt! },
   ];
+  const maxTokens = cappedMaxTokens(body.max_tokens);
   const request = {
     model,
     temperature: body.temperature,
     top_p: body.top_p,
-    max_tokens: body.max_tokens,
+    max_tokens: maxTokens,
+    // The caller going away (a closed connection) aborts the upstream call.
+    signal: req.signal,
   };
+  const reservation = await reserveTokens(caller.userId, messages, maxTokens);
   const started = performance.now();
   const record = (
     fields:
       & { response: string | null; error?: string; httpStatus?: number | null }
       & Partial<
         {
-          usage: {
-            prompt_tokens: number;
-            completion_tokens: number;
-            total_tokens: number;
-          };
+          usage: LlmUsage;
           latencyMs: number;
           model: string;
+          estimated: boolean;
         }
       >,
   ) =>
@@ -120,7 +147,8 @@ Deno.serve(route(["POST"], async (req) => {
       stream: body.stream,
       error: fields.error,
       httpStatus: fields.httpStatus,
-    });
+      metadata: fields.estimated ? { usage_estimated: true } : undefined,
+    }).finally(() => reservation.settle());
   // A prompt goes to Ollama's /api/generate; anything else is a chat.
   const asGenerate = body.prompt !== undefined && llm.kind === "ollama";
 
@@ -130,7 +158,13 @@ Deno.serve(route(["POST"], async (req) => {
       return await call();
     } catch (error) {
       const e = error as Error & { status?: number | null };
-      await record({ response: null, error: e.message || String(error), httpStatus: e.status ?? null });
+      await record({
+        response: null,
+        error: failureText(error),
+        httpStatus: e.status ?? null,
+        usage: estimatedUsage(messages, "", e.status ?? null),
+        estimated: true,
+      });
       throw error;
     }
   };
@@ -138,36 +172,50 @@ Deno.serve(route(["POST"], async (req) => {
   if (!body.stream) {
     const result = await orRecordFailure(() =>
       asGenerate
-        ? llm.generate({ ...request, prompt: body.prompt!, system: body.system })
+        ? llm.generate({
+          ...request,
+          prompt: body.prompt!,
+          system: body.system,
+        })
         : llm.chat({ ...request, messages })
     );
     const id = await record({
       response: result.text,
-      usage: result.usage,
+      ...usageOf(messages, result.text, result.usage),
       latencyMs: result.latency_ms,
       model: result.model,
     });
-    return json({ ...toChatCompletion(result), llm_response_id: id }, 200, { "x-llm-response-id": id });
+    return json({ ...toChatCompletion(result), llm_response_id: id }, 200, {
+      "x-llm-response-id": id,
+    });
   }
 
   const upstream = await orRecordFailure(() =>
     asGenerate
-      ? llm.generateStream({ ...request, prompt: body.prompt!, system: body.system })
+      ? llm.generateStream({
+        ...request,
+        prompt: body.prompt!,
+        system: body.system,
+      })
       : llm.stream({ ...request, messages })
   );
-  const { stream, partial } = tapped(upstream);
+  const { stream, partial, usage } = tapped(upstream);
   const recorded = stream.result().then(
     (result) =>
       record({
         response: result.text,
-        usage: result.usage,
+        ...usageOf(messages, result.text, result.usage),
         latencyMs: result.latency_ms,
         model: result.model,
       }),
+    // Failed midway, or dropped by the client (even after the last chunk): what was used, as the provider
+    // said or else estimated from the prompt and the text generated.
     (error) =>
       record({
         response: partial() || null,
-        error: (error as Error).message || String(error),
+        error: failureText(error),
+        usage: usage() ?? estimatedUsage(messages, partial()),
+        estimated: usage() === null,
       }),
   ).catch((e) => console.error("custom-llm: could not record a streamed call:", e));
   (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } })

@@ -9,8 +9,9 @@
 // A drain works in slices of EMBED_SLICE_MS (about a second, under hosted's CPU limit per request: the model's
 // CPU counts against the worker there) and, when work is left, wakes itself for the next slice.
 //
-//   EMBED_BATCH_SIZE (default 64), EMBED_SLICE_MS (1000), EMBED_VISIBILITY_SECONDS (300),
-//   WORKER_BUDGET_MS (50000, the longest a drain may run, slices and lingering included), EMBED_LINGER_MS (3000)
+//   EMBED_BATCH_SIZE (default 64), EMBED_SLICE_MS (1000), EMBED_VISIBILITY_SECONDS (30: the claims' lease,
+//   renewed while they are worked on), WORKER_BUDGET_MS (50000, the longest a drain may run, slices and lingering
+//   included), EMBED_LINGER_MS (3000)
 import { z } from "zod";
 import { requireServiceRole } from "../_shared/auth.ts";
 import { drainEmbeddingQueue } from "../_shared/embedding_queue.ts";
@@ -34,7 +35,7 @@ Deno.serve(route(["POST"], async (req) => {
     drainEmbeddingQueue({
       ...options,
       batchSize: body.batch_size,
-      visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 300),
+      visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 30),
       lingerMs: env("EMBED_LINGER_MS", 3_000),
       sliceMs: env("EMBED_SLICE_MS", 1_000),
     }), { wait: body.wait, continuation: body.continuation, budgetMs: body.budget_ms });

@@ -21,5 +21,5 @@ const Body = z.object({
 Deno.serve(route(["POST"], async (req) => {
   const caller = await requireUserOrService(req);
   const body = await readJson(req, Body, 200_000);
-  return json(await fixForCaller(caller, "fix-code-error", body, "fix-code-error"));
+  return json(await fixForCaller(caller, "fix-code-error", body, "fix-code-error", req.signal));
 }));

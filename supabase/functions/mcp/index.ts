@@ -7,11 +7,16 @@
 // anon key alone gets 403. GET (a standalone SSE stream) and DELETE (sessions) get 405: the server is stateless.
 //
 //   MCP_READ_ONLY=true   register only the read-only tools
+//   MCP_ALLOWED_HOSTS, MCP_ALLOWED_ORIGINS   more names than loopback ones, served locally (../_shared/mcp/host_check.ts)
 import { requireUserOrService } from "../_shared/auth.ts";
 import { route } from "../_shared/http.ts";
+import { refuseRebinding } from "../_shared/mcp/host_check.ts";
 import { handleMcpRequest, mcpPreflight, readOnlyFromEnv } from "../_shared/mcp/server.ts";
 
 const serve = route(["POST"], async (req) => {
+  // DNS rebinding (on loopback only): checked before anything else, credentials included.
+  const refused = refuseRebinding(req);
+  if (refused) return refused;
   const caller = await requireUserOrService(req);
   return await handleMcpRequest(req, { caller, readOnly: readOnlyFromEnv() });
 });

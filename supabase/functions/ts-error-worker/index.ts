@@ -5,7 +5,7 @@
 // {"wait": true} the report: claimed, succeeded, failed, stale (results refused because a claim expired).
 // A claim that arrives while a drain is running here is worked on right after it (status "queued").
 //
-//   WORKER_BUDGET_MS (default 50000), TS_ERROR_STALE_SECONDS (900)
+//   WORKER_BUDGET_MS (default 50000), TS_ERROR_STALE_SECONDS (30: the claims' lease, renewed while working)
 import { z } from "zod";
 import { requireServiceRole } from "../_shared/auth.ts";
 import { readJson, route } from "../_shared/http.ts";
@@ -33,7 +33,7 @@ Deno.serve(route(["POST"], async (req) => {
       ...options,
       claimToken: body.claim_token,
       batchSize: body.batch_size,
-      staleAfterSeconds: env("TS_ERROR_STALE_SECONDS", 900),
+      staleAfterSeconds: env("TS_ERROR_STALE_SECONDS", 30),
       llm,
     }), {
     wait: body.wait,

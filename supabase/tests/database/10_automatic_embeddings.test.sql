@@ -197,7 +197,7 @@ select throws_ok($$select * from ai.claim_embedding_jobs(0)$$, 'P0001', 'batch_s
   'A batch size out of range is refused.');
 
 -- Complete ----------------------------------------------------------------------------------------------------
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim1', array['1'], 0.1))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim1', array['1'], 0.1))$$,
   $$values (1, 0)$$, 'complete_embedding_jobs writes a vector and says so.');
 select is((select embedding from pgtap_embed.docs where id = 1), pg_temp.vec(0.1), 'The vector is in the row.');
 select is_empty($$select from pg_temp.job(1)$$, 'A completed job leaves the queue.');
@@ -206,7 +206,7 @@ select is_empty($$select from pg_temp.job(1)$$, 'A completed job leaves the queu
 update pgtap_embed.docs set body = 'fourth body, edited again' where id = 4;
 select results_eq($$select status, claim_token from pg_temp.job(4)$$, $$values ('pending', null::uuid)$$,
   'A text change during a claim re-queues the job and voids the claim.');
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim1', array['4'], 0.4))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim1', array['4'], 0.4))$$,
   $$values (0, 1)$$, 'Completing with the old text''s hash writes nothing and reports it stale.');
 select is((select embedding from pgtap_embed.docs where id = 4), null, 'No stale vector was written.');
 select results_eq($$select status, run_after <= now() from pg_temp.job(4)$$, $$values ('pending', true)$$,
@@ -220,7 +220,7 @@ select is((select written from ai.complete_embedding_jobs(jsonb_build_array(json
 select results_eq($$select embedding is null, status, claim_token from pg_temp.job(5) join pgtap_embed.docs d on d.id = 5$$,
   $$select true, 'processing', claim_token from claim1 where row_id = '5'$$,
   'The job stays with the claim that holds it.');
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim1', array['5'], 0.5))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim1', array['5'], 0.5))$$,
   $$values (1, 0)$$, 'The holder of the claim completes it.');
 
 -- The hash also catches a text changed with the triggers off (no re-queue, the claim still holds the job).
@@ -228,7 +228,7 @@ create temp table claim2 as select * from ai.claim_embedding_jobs(10);
 alter table pgtap_embed.docs disable trigger ai_embed_embedding_update;
 update pgtap_embed.docs set body = 'changed behind the trigger''s back' where id = 4;
 alter table pgtap_embed.docs enable trigger ai_embed_embedding_update;
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim2', array['4'], 0.4))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim2', array['4'], 0.4))$$,
   $$values (0, 1)$$, 'A text changed without its trigger is caught by the content hash.');
 select results_eq($$select status, attempts, claim_token, last_error from pg_temp.job(4)$$,
   $$values ('pending', 0, null::uuid, 'the text changed while it was being embedded; queued again')$$,
@@ -240,7 +240,7 @@ select id, '999' from ai.embedding_targets where source = 'pgtap_embed.docs'::re
 create temp table claim3 as select * from ai.claim_embedding_jobs(10);
 select results_eq($$select content, content_hash from claim3 where row_id = '999'$$, $$values (null::text, null::text)$$,
   'A job whose row is gone is returned with content null.');
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim3', array['999'], null))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim3', array['999'], null))$$,
   $$values (0, 0)$$, 'Completing it with a null embedding writes nothing and is not stale.');
 select is_empty($$select from pg_temp.job(999)$$, 'The null completion removes the job.');
 
@@ -295,11 +295,11 @@ select results_eq($$select job_id from claim7 where row_id = '4'$$, $$select job
 select isnt((select claim_token from claim7 where row_id = '4'), (select claim_token from claim6 where row_id = '4'),
   'The new claim has a new token.');
 select is((select attempts from pg_temp.job(4)), 2, 'The reclaim counts as another attempt.');
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim6', array['4'], 0.6))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim6', array['4'], 0.6))$$,
   $$values (0, 1)$$, 'The expired claim''s late completion is ignored.');
 select results_eq($$select status, claim_token from pg_temp.job(4)$$,
   $$select 'processing', claim_token from claim7 where row_id = '4'$$, 'The job stays with the new claim.');
-select results_eq($$select * from ai.complete_embedding_jobs(pg_temp.results('claim7', array['4'], 0.7))$$,
+select results_eq($$select written, stale from ai.complete_embedding_jobs(pg_temp.results('claim7', array['4'], 0.7))$$,
   $$values (1, 0)$$, 'The new claim completes it.');
 select is((select embedding from pgtap_embed.docs where id = 4), pg_temp.vec(0.7), 'with the new claim''s vector.');
 

@@ -82,9 +82,10 @@ select extensions.dblink_exec('other', $prep$
   update ai.embedding_jobs j set run_after = now() - interval '1 day'
   from ai.embedding_targets t where t.id = j.target_id and t.source = 'pgtap_claims.docs'::regclass;
 
-  insert into public.typescript_errors (file_path, error_code, error_message, code_snippet, created_at)
+  insert into public.typescript_errors (file_path, error_code, error_message, code_snippet, created_at, run_after)
   select 'pgtap_claims/' || g || '.ts', 'TS2322', 'Type ''string'' is not assignable to type ''number''.',
-         'const n: number = "' || g || '";', now() - interval '1 day' + g * interval '1 second'
+         'const n: number = "' || g || '";', now() - interval '1 day' + g * interval '1 second',
+         now() - interval '1 day' + g * interval '1 second'
   from generate_series(1, 6) g;
 $prep$);
 

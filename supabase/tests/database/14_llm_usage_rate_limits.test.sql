@@ -43,10 +43,12 @@ select set_eq($$select response from public.llm_responses$$, array['r1', 'r2', n
   'A user reads their own LLM calls only.');
 select throws_ok($$insert into public.llm_responses (owner, function_name, provider, model, prompt, latency_ms, status)
                    values ('a5555555-5555-4555-8555-555555555555', 'f', 'p', 'm', '[]', 1, 'success')$$,
-  '42501', 'new row violates row-level security policy for table "llm_responses"',
+  '42501', 'permission denied for table llm_responses',
   'A user cannot write call records (the functions do, as service_role).');
-select is_empty($$update public.llm_responses set prompt_tokens = 0 returning id$$, 'A user cannot change call records.');
-select is_empty($$delete from public.llm_responses returning id$$, 'A user cannot delete call records.');
+select throws_ok($$update public.llm_responses set prompt_tokens = 0 returning id$$, '42501',
+  'permission denied for table llm_responses', 'A user cannot change call records.');
+select is_empty($$delete from public.llm_responses where owner is distinct from auth.uid() returning id$$,
+  'A user cannot delete other users'' call records (their own, they may: 34_retention).');
 reset role;
 
 set local role anon;

@@ -145,8 +145,8 @@ select results_eq(
     where jobname in ('embed-worker', 'process-ts-errors', 'ai-housekeeping') order by jobname$$,
   $$values ('ai-housekeeping', '17 3 * * *', 'select ai.housekeeping()'),
            ('embed-worker', '* * * * *', 'select ai.wake_embedding_worker()'),
-           ('process-ts-errors', '*/10 * * * *', 'select public.process_typescript_errors_batch()')$$,
-  'pg_cron runs embed-worker every minute, process-ts-errors every 10 minutes and ai-housekeeping daily.');
+           ('process-ts-errors', '* * * * *', 'select public.process_typescript_errors_batch()')$$,
+  'pg_cron runs embed-worker and process-ts-errors every minute and ai-housekeeping daily.');
 
 -- Housekeeping --------------------------------------------------------------------------------------------------------
 insert into ai.worker_runs (worker, started_at, finished_at) values

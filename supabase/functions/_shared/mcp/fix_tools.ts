@@ -4,6 +4,7 @@ import { z } from "zod";
 import { fixForCaller } from "../code_fix.ts";
 import { recordFeedback } from "../feedback.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
+import { ToolError } from "./errors.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
 
 const errorCode = z.string().regex(/^(TS)?\d{3,5}$/i, "must look like TS2322");
@@ -28,6 +29,7 @@ export const fixToolDefs = {
       idempotentHint: false,
       openWorldHint: true,
     },
+    untrusted: ["fix", "explanation", "error_message", "verification.introduced[].message"],
     input: z.object({
       error: z.string().trim().min(1).max(4_000).describe(
         "The compiler's message, e.g. \"TS2322: Type 'string' is not assignable to type 'number'.\" " +
@@ -119,11 +121,11 @@ export const fixToolDefs = {
   },
 } as const satisfies ToolDefs;
 
-export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDefs> {
+export function getFixTools({ caller, signal }: ToolContext): ToolImpls<typeof fixToolDefs> {
   return {
     fix_code_error: {
       async execute(input) {
-        const outcome = await fixForCaller(caller, "mcp", input);
+        const outcome = await fixForCaller(caller, "mcp", input, undefined, signal);
         return {
           success: outcome.success,
           fix: outcome.fix,
@@ -206,7 +208,7 @@ export function getFixTools({ caller }: ToolContext): ToolImpls<typeof fixToolDe
           note: input.note,
         });
         if (!row) {
-          throw new Error(
+          throw new ToolError(
             `There is no fix ${input.analysis_id} of yours to give feedback on (knowledge-base entries and ` +
               "other users' fixes cannot be judged).",
           );

@@ -1,9 +1,11 @@
 // MCP tools over the batch queue (table typescript_errors, worked off by the pg_cron job process-ts-errors
 // and the ts-error-worker function): list_typescript_errors (read-only) and queue_typescript_errors. Rows are
 // the caller's own (RLS); a queued error belongs to the caller (owner defaults to auth.uid()).
+import type postgres from "postgres";
 import { z } from "zod";
 import { asCaller } from "../db.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
+import { ToolError } from "./errors.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
 
 export const STATUSES = ["pending", "processing", "ai_suggested", "failed", "resolved"] as const;
@@ -37,6 +39,12 @@ export const queueToolDefs = {
       idempotentHint: true,
       openWorldHint: false,
     },
+    untrusted: [
+      "errors[].file_path",
+      "errors[].error_message",
+      "errors[].suggested_fix",
+      "errors[].last_error",
+    ],
     input: z.object({
       status: z.enum(STATUSES).optional().describe("Only errors with this status."),
       file_path_prefix: z.string().max(500).optional().describe(
@@ -66,6 +74,7 @@ export const queueToolDefs = {
       idempotentHint: true,
       openWorldHint: false,
     },
+    untrusted: ["queued[].file_path"],
     input: z.object({
       errors: z.array(z.object({
         file_path: z.string().trim().min(1).max(500).describe("The file's path, e.g. src/user.ts."),
@@ -99,6 +108,34 @@ interface ErrorRow {
   last_error: string | null;
   created_at: Date;
   processed_at: Date | null;
+}
+
+/** Inserts the caller's errors (RLS: owner = auth.uid()); the per-user cap's refusal is a sentence for them. */
+async function queueAs(caller: ToolContext["caller"], items: postgres.JSONValue[]) {
+  try {
+    return await asCaller(
+      caller,
+      (tx) =>
+        tx<{ id: string; file_path: string; error_code: string }[]>`
+              insert into public.typescript_errors (file_path, line, "column", error_code, error_message, code_snippet)
+              select distinct on (i.file_path, i.line, i."column", i.error_code, i.error_message)
+                     i.file_path, i.line, i."column", i.error_code, i.error_message, i.code_snippet
+              from jsonb_to_recordset(${tx.json(items)}) as i(
+                file_path text, line int, "column" int, error_code text, error_message text, code_snippet text)
+              where not exists (
+                select 1 from public.typescript_errors e
+                where e.owner is not distinct from auth.uid()
+                  and e.status in ('pending', 'processing')
+                  and e.file_path = i.file_path and e.line is not distinct from i.line
+                  and e."column" is not distinct from i."column"
+                  and e.error_code = i.error_code and e.error_message = i.error_message)
+              returning id, file_path, error_code`,
+    );
+  } catch (error) {
+    // ai._typescript_errors_cap: too many of the caller's errors are pending or processing.
+    if ((error as { code?: string }).code === "54000") throw new ToolError((error as Error).message + ".");
+    throw error;
+  }
 }
 
 export function getQueueTools({ caller }: ToolContext): ToolImpls<typeof queueToolDefs> {
@@ -165,24 +202,7 @@ export function getQueueTools({ caller }: ToolContext): ToolImpls<typeof queueTo
           error_message: e.error_message,
           code_snippet: e.code_snippet,
         }));
-        const queued = await asCaller(
-          caller,
-          (tx) =>
-            tx<{ id: string; file_path: string; error_code: string }[]>`
-            insert into public.typescript_errors (file_path, line, "column", error_code, error_message, code_snippet)
-            select distinct on (i.file_path, i.line, i."column", i.error_code, i.error_message)
-                   i.file_path, i.line, i."column", i.error_code, i.error_message, i.code_snippet
-            from jsonb_to_recordset(${tx.json(items)}) as i(
-              file_path text, line int, "column" int, error_code text, error_message text, code_snippet text)
-            where not exists (
-              select 1 from public.typescript_errors e
-              where e.owner is not distinct from auth.uid()
-                and e.status in ('pending', 'processing')
-                and e.file_path = i.file_path and e.line is not distinct from i.line
-                and e."column" is not distinct from i."column"
-                and e.error_code = i.error_code and e.error_message = i.error_message)
-            returning id, file_path, error_code`,
-        );
+        const queued = await queueAs(caller, items);
         return { queued, skipped: items.length - queued.length };
       },
       render(out) {

@@ -17,6 +17,7 @@ export const retrievalToolDefs = {
       "first. Use it to show how an error was fixed before, or to explain an error. It does not fix your " +
       "code (use fix_code_error for that) and never changes anything.",
     annotations: { title: "Find similar past errors", ...READ_ONLY },
+    untrusted: ["matches[].error_message", "matches[].code_snippet", "matches[].suggested_fix"],
     input: z.object({
       error: z.string().trim().min(1).max(4_000).describe(
         "The compiler's message, with or without its TSxxxx code.",
@@ -55,6 +56,7 @@ export const retrievalToolDefs = {
       "nearest ones. Use it to find code you saved earlier that is about something; it only sees your own " +
       "snippets and never changes anything. Not for error fixes (use find_similar_errors).",
     annotations: { title: "Search code snippets", ...READ_ONLY },
+    untrusted: ["snippets[].content", "snippets[].metadata"],
     input: z.object({
       query: z.string().trim().min(1).max(20_000).describe("What to look for: words or a piece of code."),
       match_count: z.number().int().min(1).max(50).default(5).describe("How many snippets (1–50)."),

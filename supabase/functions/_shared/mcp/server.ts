@@ -11,7 +11,8 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import type { Caller } from "../auth.ts";
 import { CORS_HEADERS } from "../http.ts";
 import { enforceRateLimit } from "../limits.ts";
-import { runTool } from "./errors.ts";
+import { findUnstorableText } from "../storable_text.ts";
+import { runTool, ToolError } from "./errors.ts";
 import { fixToolDefs, getFixTools } from "./fix_tools.ts";
 import { getQueueTools, queueToolDefs } from "./queue_tools.ts";
 import { getRetrievalTools, retrievalToolDefs } from "./retrieval_tools.ts";
@@ -24,7 +25,21 @@ export interface McpServerOptions {
   caller: Caller;
   /** Register only tools that never write. */
   readOnly: boolean;
+  /** The HTTP request's signal: the caller going away aborts LLM calls. */
+  signal?: AbortSignal;
 }
+
+/**
+ * The rate limit each tool counts against: the same scope as the function doing the same work, so a user
+ * has one allowance for it, whether they call the function or the tool (RATE_LIMIT_PER_MINUTE).
+ */
+export const RATE_LIMIT_SCOPES: Record<string, string> = {
+  fix_code_error: "fix-code-error",
+  submit_fix_feedback: "code-fix-feedback",
+  generate_embedding: "generate-embedding",
+  find_similar_errors: "generate-embedding",
+  search_code_snippets: "generate-embedding",
+};
 
 const INSTRUCTIONS = [
   "Tools for fixing TypeScript compiler errors with this Supabase project:",
@@ -63,7 +78,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     { name: SERVER_NAME, version: SERVER_VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
-  const ctx: ToolContext = { caller: options.caller };
+  const ctx: ToolContext = { caller: options.caller, signal: options.signal };
   for (const group of GROUPS) {
     const tools = group.tools(ctx);
     for (const [name, def] of Object.entries(group.defs)) {
@@ -79,10 +94,18 @@ export function createMcpServer(options: McpServerOptions): McpServer {
           annotations: def.annotations,
         },
         (input: Record<string, unknown>) =>
-          runTool(name, async () => {
-            await enforceRateLimit(options.caller, "mcp");
-            return await tool.execute(input) as Record<string, unknown>;
-          }, (output) => tool.render(output)),
+          runTool(
+            name,
+            async () => {
+              // Text Postgres cannot store is refused here, naming the field (never a database error later).
+              const unstorable = findUnstorableText(input);
+              if (unstorable) throw new ToolError(`${unstorable.path}: ${unstorable.problem}.`);
+              await enforceRateLimit(options.caller, RATE_LIMIT_SCOPES[name] ?? "mcp");
+              return await tool.execute(input) as Record<string, unknown>;
+            },
+            (output) => tool.render(output),
+            def.untrusted,
+          ),
       );
     }
   }
@@ -104,7 +127,7 @@ export function mcpPreflight(): Response {
 
 /** Serves one MCP HTTP request (a POST of JSON-RPC messages) for an authenticated caller. */
 export async function handleMcpRequest(req: Request, options: McpServerOptions): Promise<Response> {
-  const server = createMcpServer(options);
+  const server = createMcpServer({ signal: req.signal, ...options });
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: true,

@@ -27,6 +27,12 @@ export interface ToolDef {
   annotations: ToolAnnotations;
   input: z.ZodObject;
   output: z.ZodObject;
+  /**
+   * Output fields holding row data or model output ("field", "list[].field"): fenced in structuredContent as
+   * in the text (untrusted.ts fenceFields), so a client passing structured results to a model passes them
+   * as marked data too.
+   */
+  untrusted?: readonly string[];
 }
 
 export type ToolDefs = Record<string, ToolDef>;
@@ -44,4 +50,6 @@ export type ToolImpls<Defs extends ToolDefs> = { [Name in keyof Defs]: ToolImpl<
 export interface ToolContext {
   /** Who is calling: all data access runs as this caller (RLS). */
   caller: Caller;
+  /** The HTTP request's signal: the caller going away aborts LLM calls. */
+  signal?: AbortSignal;
 }
