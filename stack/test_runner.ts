@@ -75,7 +75,8 @@ export function countTap({ code, stdout }: Pick<Output, "code" | "stdout">): Cou
   const counts = none();
   const files: Array<{ name: string; lines: string[] }> = [];
   for (const line of stdout.split("\n")) {
-    const header = line.match(/^(\S.*?) \.{2,} ?$/);
+    // A file's header: "<path> ....." (an assertion whose description ends in "..." is not one).
+    const header = /^\s*(not )?ok\b/.test(line) ? null : line.match(/^(\S.*?) \.{2,} ?$/);
     if (header) files.push({ name: header[1], lines: [] });
     else if (/^(Test Summary Report|Files=\d+)/.test(line)) break;
     else files.at(-1)?.lines.push(line);

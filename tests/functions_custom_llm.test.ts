@@ -525,7 +525,8 @@ Deno.test({
         assert.deepEqual([details.budget, details.used, details.needed], [100, 64, 38]);
         // Both calls just now: the budget frees up when the first leaves the 24 h window.
         const retryAfter = Number(third.headers.get("retry-after"));
-        assert.ok(retryAfter > 80_000 && retryAfter <= 86_400, `Retry-After ${retryAfter}`);
+        // (Usage is counted per hour, so the window ends up to an hour past 24 h.)
+        assert.ok(retryAfter > 80_000 && retryAfter <= 90_000, `Retry-After ${retryAfter}`);
         assert.ok(new Date(details.retry_at).getTime() > Date.now());
         assert.equal(limited.inferenceRequests().length, 2);
         const other = await createUser(sql);

@@ -111,6 +111,33 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "the time budget is checked per error: what was not started goes back untouched, the worker wakes itself",
+        async () => {
+          const user = await createUser(sql);
+          fake.reset().setReply(fixNumbers).setResponseDelay(400);
+          try {
+            const ids = await queueErrors(user, ["budget_a", "budget_b", "budget_c"]);
+            // A 100 ms budget: the first error (a 400 ms model call) uses it up; the other two are released.
+            const first = await work(llm.url, { budget_ms: 100, batch_size: 10 });
+            const report = first.body as Report & { released: number; more: boolean };
+            assert.equal(first.status, 200, JSON.stringify(report));
+            assert.deepEqual([report.claimed, report.succeeded, report.released, report.more], [
+              3,
+              1,
+              2,
+              true,
+            ]);
+            // Nobody calls the worker again: its own follow-up requests fix the rest. One attempt each: a
+            // released error spent none.
+            const rows = await allSettled(ids, "ai_suggested", 60_000);
+            assert.ok(rows.every((r) => r.attempts === 1), JSON.stringify(rows.map((r) => r.attempts)));
+          } finally {
+            fake.setResponseDelay(0);
+          }
+        },
+      );
+
       await t.step("an empty queue: the batch is a no-op and sends nothing", async () => {
         const [{ result }] = await sql`select public.process_typescript_errors_batch() as result`;
         assert.deepEqual(result, { claimed: 0 });
@@ -133,7 +160,6 @@ Deno.test({
           const sources: string[] = [];
           for (const [i, row] of rows.entries()) {
             assert.equal(row.attempts, 1);
-            assert.equal(row.fix_source, "llm");
             assert.equal(row.last_error, null);
             assert.equal(row.claim_token, null);
             assert.ok(row.processed_at instanceof Date);
@@ -144,6 +170,11 @@ Deno.test({
             assert.equal(analysis.suggested_fix, row.suggested_fix);
             assert.equal(analysis.file_path, row.file_path);
             sources.push(analysis.metadata.source);
+            assert.equal(
+              row.fix_source,
+              analysis.metadata.source,
+              "the queue row says where its fix came from",
+            );
             if (analysis.metadata.source === "llm") assert.equal(analysis.llm_model, "fake-model");
             else assert.equal(analysis.metadata.source, "retrieval"); // adapted from this user's earlier fix
           }

@@ -187,7 +187,7 @@ Deno.test({
           assert.equal(out.success, true);
           assert.equal(out.source, "retrieval");
           assert.equal(out.verified, true);
-          assert.equal(out.fix, BROKEN.replace('total: "12.50"', "total: 12.50"));
+          assert.equal(unfenceValue(out.fix as string), BROKEN.replace(`total: "12.50"`, "total: 12.50"));
           assert.equal((out.reference as { adapted: boolean }).adapted, true);
           assert.ok(out.analysis_id);
           const rules = (out.verification as { rules: { passed: boolean }[] }).rules;

@@ -39,6 +39,23 @@ Deno.test("pgTAP: a non-zero exit with no failed assertion still fails, and says
   assert.match(counts.problems[0], /exited with code 2/);
 });
 
+Deno.test("pgTAP: an assertion whose description ends in '...' is not a file header", () => {
+  const stdout = [
+    "/x/12_search.test.sql .. ",
+    "1..3",
+    "ok 1 - A search ...",
+    '{"role": "anon"}',
+    "not ok 2 - Another search ...",
+    "ok 3 - done",
+    "/x/13_next.test.sql ..... ",
+    "1..1",
+    "ok 1 - next",
+  ].join("\n");
+  const counts = countTap({ code: 1, stdout });
+  assert.deepEqual([counts.passed, counts.failed], [3, 1], JSON.stringify(counts));
+  assert.ok(!counts.problems.some((p) => /no plan/.test(p)), counts.problems.join("; "));
+});
+
 Deno.test("Deno: passed, ignored (skipped) and filtered tests are told apart; steps are not tests", () => {
   assert.deepEqual(countDeno(recording("deno_passes")), {
     passed: 2,

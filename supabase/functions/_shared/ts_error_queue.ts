@@ -66,11 +66,11 @@ async function fixOne(error: QueuedError, llm: Llm | null): Promise<Outcome> {
   });
 
   let outcome: FixOutcome | null = null;
-  let source: "llm" | "retrieval" | "retrieval_fallback" = "retrieval";
+  let source: "llm" | "compiler" | "retrieval" | "retrieval_fallback" = "retrieval";
   let note: string | null = null;
   try {
     outcome = await fixCodeError(context(llm), input);
-    source = outcome.source === "llm" ? "llm" : "retrieval";
+    source = outcome.source === "llm" || outcome.source === "compiler" ? outcome.source : "retrieval";
   } catch (e) {
     if ((e as { code?: string }).code === "code_too_complex") {
       // Quarantined input (the compiler ran out of time on it): it can never succeed, so it fails now.
@@ -132,6 +132,7 @@ export async function drainTypeScriptErrors(options: TsErrorDrainOptions): Promi
     failed: 0,
     stale: 0,
     deferred: 0,
+    released: 0,
     batches: 0,
     ms: 0,
   };
@@ -156,7 +157,21 @@ export async function drainTypeScriptErrors(options: TsErrorDrainOptions): Promi
         () => sql`select ai.renew_typescript_error_claim(${token})`,
         heartbeatMs(options.staleAfterSeconds),
         async () => {
-          for (const error of work) (report[await fixOne(error, options.llm)] as number)++;
+          for (const error of work) {
+            // The time budget is checked per error: what was not started is handed back untouched, and the
+            // worker wakes itself for the rest (worker.ts), so no request outlives hosted's limits.
+            if (Date.now() - started >= options.budgetMs) {
+              const [row] = await retryOnLostConnection(() =>
+                sql`select ai.release_typescript_error(${error.id}, ${error.claim_token}) as status`
+              );
+              if (row.status !== null) {
+                (report.released as number)++;
+                report.more = true;
+              }
+              continue;
+            }
+            (report[await fixOne(error, options.llm)] as number)++;
+          }
         },
       );
       // A failed error waits out its backoff (run_after), so claiming on never hands it straight back.
