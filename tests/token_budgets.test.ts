@@ -209,9 +209,7 @@ Deno.test({
           assert.equal(report.status, 200, JSON.stringify(report.body));
           assert.equal(report.body.deferred, 1, JSON.stringify(report.body));
           // (Other queued errors the drain goes on to claim may reach the model; this one must not.)
-          const forThisError = fake.inferenceRequests().filter((r) =>
-            JSON.stringify(r.messages).includes("budgetLabel")
-          );
+          const forThisError = fake.inferenceRequests().filter((r) => r.rawBody.includes("budgetLabel"));
           assert.equal(forThisError.length, 0, "no model call past the budget");
           const [row] = await sql`select status, attempts, run_after, last_error from public.typescript_errors
                                 where id = ${queued.id}`;
