@@ -213,3 +213,16 @@ export async function assertServiceRoleOnly(sql: Sql, name: string, invalidBodie
     assertError(await call(SUPABASE_URL, name, { token: SERVICE_ROLE_KEY, body }), 400);
   }
 }
+
+/** The lines of `text` inside Markdown code fences (CommonMark: a fence closes only with as many backticks). */
+export function fencedLines(text: string): Set<string> {
+  const inside = new Set<string>();
+  let open = 0;
+  for (const line of text.split("\n")) {
+    const ticks = line.match(/^(`{3,})[\w-]*\s*$/)?.[1].length ?? 0;
+    if (open === 0 && ticks) open = ticks;
+    else if (open && ticks >= open && /^`+\s*$/.test(line)) open = 0;
+    else if (open) inside.add(line);
+  }
+  return inside;
+}

@@ -17,6 +17,7 @@ import {
   cosine,
   createUser,
   embeddingsSettled,
+  fencedLines,
   knowledgeBaseEmbedded,
   openAiCompatibleEnv,
   parseVector,
@@ -100,19 +101,6 @@ interface Outcome {
   attempts: number;
   tried: { source: string; name: string; verified: boolean; failed: string[] }[];
   warnings: string[];
-}
-
-/** The lines of `text` inside Markdown code fences (CommonMark: a fence closes only with as many backticks). */
-function fencedLines(text: string): Set<string> {
-  const inside = new Set<string>();
-  let open = 0;
-  for (const line of text.split("\n")) {
-    const ticks = line.match(/^(`{3,})[\w-]*\s*$/)?.[1].length ?? 0;
-    if (open === 0 && ticks) open = ticks;
-    else if (open && ticks >= open && /^`+\s*$/.test(line)) open = 0;
-    else if (open) inside.add(line);
-  }
-  return inside;
 }
 
 async function embeddingOf(text: string): Promise<number[]> {

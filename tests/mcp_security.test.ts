@@ -6,7 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { unfenceValue } from "../supabase/functions/_shared/mcp/untrusted.ts";
-import { createUser, embeddingsSettled } from "./_functions.ts";
+import { createUser, embeddingsSettled, fencedLines } from "./_functions.ts";
 import { db, SUPABASE_URL } from "./_stack.ts";
 
 const sql = db();
@@ -62,19 +62,6 @@ async function withOrigin(origin: string, token: string): Promise<Response> {
     },
     body: INITIALIZE,
   });
-}
-
-/** The lines of `text` inside Markdown code fences (a fence closes only with as many backticks). */
-function fencedLines(text: string): Set<string> {
-  const inside = new Set<string>();
-  let open = 0;
-  for (const line of text.split("\n")) {
-    const ticks = line.match(/^(`{3,})[\w-]*\s*$/)?.[1].length ?? 0;
-    if (open === 0 && ticks) open = ticks;
-    else if (open && ticks >= open && /^`+\s*$/.test(line)) open = 0;
-    else if (open) inside.add(line);
-  }
-  return inside;
 }
 
 Deno.test({
