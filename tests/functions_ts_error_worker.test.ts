@@ -116,6 +116,7 @@ Deno.test({
         async () => {
           const user = await createUser(sql);
           fake.reset().setReply(fixNumbers).setResponseDelay(400);
+          const [{ since }] = await sql`select clock_timestamp() as since`;
           try {
             const ids = await queueErrors(user, ["budget_a", "budget_b", "budget_c"]);
             // A 100 ms budget: the first error (a 400 ms model call) uses it up; the other two are released.
@@ -132,6 +133,13 @@ Deno.test({
             // released error spent none.
             const rows = await allSettled(ids, "ai_suggested", 60_000);
             assert.ok(rows.every((r) => r.attempts === 1), JSON.stringify(rows.map((r) => r.attempts)));
+            // The worker's own slices end once nothing is left (so the next steps' errors are theirs alone).
+            await eventually(async () => {
+              const [last] = await sql`select details, finished_at from ai.worker_runs
+                                       where worker = 'ts-error-worker' and started_at >= ${since}
+                                       order by id desc limit 1`;
+              return last && !last.details?.more && Date.now() - last.finished_at.getTime() > 1_000;
+            }, "the worker's last slice to end");
           } finally {
             fake.setResponseDelay(0);
           }

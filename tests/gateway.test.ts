@@ -198,6 +198,27 @@ Deno.test({
       );
 
       await t.step(
+        "test and bench stacks give functions only what the tests set: the developer's functions/.env is not read",
+        async () => {
+          // The same fixture project (its functions/.env sets FIXTURE_DOTENV) behind a gateway configured like
+          // the test stack's (stack/test_runner.ts: readDotEnv false).
+          const hermetic = startExtraGateway({ EXTRA: "set-by-the-test" }, { supabaseDir: FIXTURE });
+          try {
+            const response = await fetch(`${hermetic.url}/functions/v1/echo`, {
+              headers: { authorization: `Bearer ${ANON_KEY}` },
+            });
+            const { env } = await response.json() as { env: Record<string, string> };
+            assert.equal(env.EXTRA, "set-by-the-test");
+            assert.equal(env.FIXTURE_DOTENV, undefined, "nothing from functions/.env");
+          } finally {
+            await hermetic.stop();
+          }
+          const runner = await Deno.readTextFile(join(ROOT, "stack", "test_runner.ts"));
+          assert.match(runner, /readDotEnv: false/, "the test stack is configured so");
+        },
+      );
+
+      await t.step(
         "functions/.env names with the reserved SUPABASE_ prefix are refused with a message",
         () => {
           for (const name of ["SUPABASE_URL", "SUPABASE_JWT_SECRET"]) {
