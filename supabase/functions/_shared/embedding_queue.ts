@@ -35,6 +35,8 @@ export interface EmbeddingDrainOptions extends DrainOptions {
    * request; the embedding model's CPU counts against the worker there). Wall time bounds CPU time from above.
    */
   sliceMs?: number;
+  /** Write-backs allowed in flight at once (default 1). */
+  writeBacks?: number;
   /**
    * Keep polling an empty queue until this long after the latest pg_net wake-up (DrainOptions.wokenAt): the
    * insert/update trigger sends no wake-up within 2 seconds of the previous one (ai._embedding_wake's
@@ -98,14 +100,17 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
     ms: 0,
     embed_ms: 0,
   };
-  let writing: Promise<void> = Promise.resolve();
+  // Write-backs in flight (at most options.writeBacks): Postgres's index maintenance is the pipeline's heaviest
+  // stage, and two of them in parallel use a second core while this process claims and embeds the next batch.
+  const writing: Promise<void>[] = [];
+  const allWritten = () => Promise.all(writing.splice(0));
   try {
     while (Date.now() - started < options.budgetMs) {
       const jobs = await sql<Job[]>`
         select job_id::text, claim_token::text, content, content_hash
         from ai.claim_embedding_jobs(${options.batchSize}, make_interval(secs => ${options.visibilitySeconds}))`;
       if (jobs.length === 0) {
-        await writing;
+        await allWritten();
         const until = (options.wokenAt?.() ?? 0) + (options.lingerMs ?? 0);
         if (Date.now() >= until || Date.now() - started >= options.budgetMs) break;
         await new Promise((resolve) => setTimeout(resolve, LINGER_POLL_MS));
@@ -130,20 +135,23 @@ export async function drainEmbeddingQueue(options: EmbeddingDrainOptions): Promi
       const done = texts.length ? await embedJobs(texts) : [];
       (report.embed_ms as number) += Math.round(performance.now() - t0);
 
-      await writing.catch(async (error) => {
-        await stopRenewing(); // (the previous write-back failed: this batch stops here too)
-        throw error;
-      });
-      writing = writeBack([...empty, ...done], report).finally(stopRenewing);
-      writing.catch(() => {}); // awaited above/below; this only keeps an early failure from being "unhandled"
+      while (writing.length >= (options.writeBacks ?? 1)) {
+        await writing.shift()!.catch(async (error) => {
+          await stopRenewing(); // (an earlier write-back failed: this batch stops here too)
+          throw error;
+        });
+      }
+      const written = writeBack([...empty, ...done], report).finally(stopRenewing);
+      written.catch(() => {}); // awaited above/below; this only keeps an early failure from being "unhandled"
+      writing.push(written);
       if (options.sliceMs !== undefined && Date.now() - started >= options.sliceMs) {
         report.more = jobs.length === options.batchSize; // a full batch: more is probably waiting
         break;
       }
     }
-    await writing;
+    await allWritten();
   } catch (error) {
-    await writing.catch(() => {});
+    await Promise.allSettled(writing.splice(0));
     report.error = (error as Error).message;
   }
   report.ms = Date.now() - started;

@@ -9,7 +9,8 @@
 // A drain works in slices of EMBED_SLICE_MS (about a second, under hosted's CPU limit per request: the model's
 // CPU counts against the worker there) and, when work is left, wakes itself for the next slice.
 //
-//   EMBED_BATCH_SIZE (default 64), EMBED_SLICE_MS (1000), EMBED_VISIBILITY_SECONDS (30: the claims' lease,
+//   EMBED_BATCH_SIZE (default 64), EMBED_SLICE_MS (1000), EMBED_WRITEBACKS (1: write-backs in flight at once),
+//   EMBED_VISIBILITY_SECONDS (30: the claims' lease,
 //   renewed while they are worked on), WORKER_BUDGET_MS (50000, the longest a drain may run, slices and lingering
 //   included), EMBED_LINGER_MS (3000)
 import { z } from "zod";
@@ -38,5 +39,6 @@ Deno.serve(route(["POST"], async (req) => {
       visibilitySeconds: env("EMBED_VISIBILITY_SECONDS", 30),
       lingerMs: env("EMBED_LINGER_MS", 3_000),
       sliceMs: env("EMBED_SLICE_MS", 1_000),
+      writeBacks: env("EMBED_WRITEBACKS", 1),
     }), { wait: body.wait, continuation: body.continuation, budgetMs: body.budget_ms });
 }));
