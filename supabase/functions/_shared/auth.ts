@@ -15,6 +15,7 @@
 //
 // Anonymous sign-ins (`is_anonymous: true`) are users without an account: they count as anon for everything that
 // spends model time (requireUserOrService refuses them).
+import { createHash, timingSafeEqual } from "node:crypto";
 import { AuthClient } from "@supabase/auth-js";
 import { HttpError } from "./http.ts";
 
@@ -72,21 +73,23 @@ function projectJwks(): { keys: Jwk[] } | null {
   }
 }
 
-const encoder = new TextEncoder();
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+/** The project's keys' digests, computed once (the keys come from the environment, which does not change). */
+const keyDigests = new Map<string, Uint8Array>();
 
-/** Constant-time equality of two strings (their SHA-256 digests are compared byte by byte, all of them). */
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([a, b].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))));
-  const u = new Uint8Array(x);
-  const v = new Uint8Array(y);
-  let diff = 0;
-  for (let i = 0; i < u.length; i++) diff |= u[i] ^ v[i];
-  return diff === 0;
-}
-
-async function matchesAny(token: string, keys: (string | undefined)[]): Promise<boolean> {
+/**
+ * Whether `token` is one of `keys`, in constant time: SHA-256 digests (equal length whatever the input) are
+ * compared whole, with every key compared.
+ */
+function matchesAny(token: string, keys: (string | undefined)[]): boolean {
+  const digest = sha256(token);
   let found = false;
-  for (const key of keys) if (key && await sameSecret(token, key)) found = true;
+  for (const key of keys) {
+    if (!key) continue;
+    let expected = keyDigests.get(key);
+    if (!expected) keyDigests.set(key, expected = sha256(key));
+    if (timingSafeEqual(digest, expected)) found = true;
+  }
   return found;
 }
 
@@ -188,8 +191,8 @@ export async function callerOf(req: Request): Promise<Caller> {
         "API keys (sb_…) are not bearer tokens: send them in the 'apikey' header.",
       );
     }
-    if (await matchesAny(token, [serviceKey])) return SERVICE;
-    if (await matchesAny(token, [anonKey])) return ANON;
+    if (matchesAny(token, [serviceKey])) return SERVICE;
+    if (matchesAny(token, [anonKey])) return ANON;
     return await verifyUserToken(token);
   }
   const apikey = req.headers.get("apikey");
@@ -199,8 +202,8 @@ export async function callerOf(req: Request): Promise<Caller> {
       "Send 'Authorization: Bearer <JWT>' (a user's access token or the service_role key) or an 'apikey' header.",
     );
   }
-  if (await matchesAny(apikey, [...keyMapValues("SUPABASE_SECRET_KEYS"), serviceKey])) return SERVICE;
-  if (await matchesAny(apikey, [...keyMapValues("SUPABASE_PUBLISHABLE_KEYS"), anonKey])) return ANON;
+  if (matchesAny(apikey, [...keyMapValues("SUPABASE_SECRET_KEYS"), serviceKey])) return SERVICE;
+  if (matchesAny(apikey, [...keyMapValues("SUPABASE_PUBLISHABLE_KEYS"), anonKey])) return ANON;
   throw unauthorized("invalid_api_key", "The apikey is not one of this project's API keys.");
 }
 
