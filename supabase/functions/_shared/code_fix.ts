@@ -9,14 +9,18 @@
 // "Verified" means every rule of verify_fix.ts passed for the user's code: the error is gone, nothing new,
 // nothing silenced, and the rest of the code kept. With no verified fix and no LLM answer, the answer is the
 // nearest past fix of the same error as it was written for other code: source "retrieval", verified false.
+//
+// For callers of the functions (fixForCaller) a verified answer is kept in the fix answer cache (fix_cache.ts)
+// and an identical request is answered from it, `cached: true`, while the knowledge it was built on holds.
 import type { Caller } from "./auth.ts";
-import { asCaller, db, toVector } from "./db.ts";
+import { asCallerOnce, db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
 import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
 import { enforceRateLimit, enforceTokenBudget } from "./limits.ts";
+import { type FixCacheEntry, lookupFixAnswer, storeFixAnswer } from "./fix_cache.ts";
 import { recordLlmCall } from "./llm_log.ts";
 import { adaptedCandidates, type Candidate, compilerCandidates, type LocalFixInput } from "./local_fixes.ts";
 import { SnippetService } from "./ts_service.ts";
@@ -49,6 +53,8 @@ export interface FixContext {
   llm: Llm | null;
   functionName: string;
   signal?: AbortSignal;
+  /** Where a verified answer goes in the fix answer cache (fixForCaller); none: not cached. */
+  cache?: FixCacheEntry | null;
 }
 
 export interface FixOutcome {
@@ -74,6 +80,8 @@ export interface FixOutcome {
   /** Every candidate checked against this code, in order, with the rules it failed. */
   tried: { source: "compiler" | "retrieval" | "llm"; name: string; verified: boolean; failed: RuleName[] }[];
   warnings: string[];
+  /** This answer came from the fix answer cache (an identical earlier request's verified answer). */
+  cached: boolean;
 }
 
 export interface Verification {
@@ -329,6 +337,7 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     attempts: 0,
     tried: [],
     warnings,
+    cached: false,
   };
 
   // 1. TypeScript's own code fixes (no LLM, no database).
@@ -457,7 +466,10 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
   return outcome;
 }
 
-/** Stores a fix checked against the caller's code in code_analysis (as the caller: RLS), with both vectors. */
+/**
+ * Stores a fix checked against the caller's code in code_analysis (as the caller: RLS), with both vectors, and a
+ * verified answer in the fix answer cache in the same round trip.
+ */
 async function store(
   ctx: FixContext,
   input: FixInput,
@@ -466,22 +478,27 @@ async function store(
   metadata: Record<string, string | number | null | string[]>,
 ): Promise<{ id: string }> {
   const [fixVector] = await embed([outcome.fix!]);
-  return await asCaller(ctx.actor, async (tx) => {
-    const [row] = await tx`
-      insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
-        suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
-      values (${ctx.owner}, ${
-      input.filePath ?? null
-    }, ${outcome.error_code}, ${outcome.error_message}, ${input.code},
-        ${toVector(queryVector)}::extensions.vector, ${outcome.fix}, ${
-      toVector(fixVector)
-    }::extensions.vector,
-        ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${outcome.verified}, ${
-      tx.json(metadata)
-    })
-      returning id`;
-    return { id: row.id as string };
-  });
+  const id = crypto.randomUUID();
+  const cache = ctx.cache && outcome.verified && outcome.error_code === ctx.cache.errorCode
+    ? ctx.cache
+    : null;
+  await asCallerOnce(
+    ctx.actor,
+    (tx) =>
+      tx`
+      insert into public.code_analysis (id, owner, file_path, error_code, error_message, code_snippet,
+        code_embedding, suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
+      values (${id}, ${ctx.owner}, ${input.filePath ?? null}, ${outcome.error_code}, ${outcome.error_message},
+        ${input.code}, ${toVector(queryVector)}::extensions.vector, ${outcome.fix},
+        ${
+        toVector(fixVector)
+      }::extensions.vector, ${outcome.confidence}, ${outcome.model}, ${outcome.provider},
+        ${outcome.verified}, ${tx.json(metadata)})`,
+    cache
+      ? (tx) => storeFixAnswer(tx, cache, { ...outcome, stored: { id }, cached: undefined }, id)
+      : undefined,
+  );
+  return { id };
 }
 
 /** A fix request as the functions receive it (fix-code-error's body, the MCP tool's input). */
@@ -495,8 +512,9 @@ export interface FixRequestBody {
 
 /**
  * fixCodeError for a caller of a function: the configured LLM (a model outside the allow-list is refused
- * before any work, rate limit included), the caller's rate limit for `rateLimitScope` when given, their token
- * budget when an LLM will be used, rows owned by the caller.
+ * before any work, rate limit included), the caller's rate limit for `rateLimitScope` when given, then the fix
+ * answer cache (an identical request's verified answer, `cached: true`), their token budget when an LLM will be
+ * used, rows owned by the caller.
  */
 export async function fixForCaller(
   caller: Caller,
@@ -505,11 +523,21 @@ export async function fixForCaller(
   rateLimitScope?: string,
 ): Promise<FixOutcome> {
   const llm = configuredLlm();
-  if (body.model) llm?.resolveModel(body.model);
+  const model = llm ? llm.resolveModel(body.model) : null;
   if (rateLimitScope) await enforceRateLimit(caller, rateLimitScope);
+  const found = await lookupFixAnswer<FixOutcome>(caller, parseError(body.error, body.error_code).code, {
+    error: body.error,
+    code: body.code,
+    filePath: body.file_path ?? null,
+    errorCode: body.error_code ?? null,
+    provider: llm?.provider ?? null,
+    model,
+    attempts: MAX_ATTEMPTS,
+  });
+  if (found?.answer) return { ...found.answer, cached: true };
   if (llm) await enforceTokenBudget(caller);
   return await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName },
+    { owner: caller.userId, actor: caller, llm, functionName, cache: found?.entry ?? null },
     {
       error: body.error,
       code: body.code,
