@@ -133,8 +133,37 @@ function decodeHeader(token: string): { alg?: unknown; kid?: unknown } {
   }
 }
 
+/**
+ * Asymmetric tokens (ES256/RS256) this isolate verified, by the whole token: the same bytes checked against the
+ * same keys give the same answer until the token expires, so a client's next request skips the signature check
+ * (an ECDSA verify was most of a cached fix answer's CPU). At most VERIFIED_MAX tokens, each for at most
+ * VERIFIED_TTL_MS and never past its `exp`. Legacy HS256 tokens are never kept: the auth server checks those,
+ * the user's session included, on every request.
+ */
+const verifiedTokens = new Map<string, { caller: Caller; until: number }>();
+const VERIFIED_MAX = 1_000;
+const VERIFIED_TTL_MS = 60_000;
+
+function rememberVerified(token: string, caller: Caller): void {
+  const exp = typeof caller.claims.exp === "number" ? caller.claims.exp * 1000 : 0;
+  const until = Math.min(Date.now() + VERIFIED_TTL_MS, exp);
+  if (until <= Date.now()) return;
+  verifiedTokens.delete(token);
+  verifiedTokens.set(token, { caller: { ...caller, claims: Object.freeze({ ...caller.claims }) }, until });
+  while (verifiedTokens.size > VERIFIED_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+}
+
 /** A user's access token, verified by supabase-js's getClaims() with the algorithm pinned to its key. */
 async function verifyUserToken(token: string): Promise<Caller> {
+  const known = verifiedTokens.get(token);
+  if (known && Date.now() < known.until) return { ...known.caller };
+  if (known) verifiedTokens.delete(token);
+  const caller = await verifyUserTokenNow(token);
+  if (caller.alg !== "HS256") rememberVerified(token, caller.caller);
+  return caller.caller;
+}
+
+async function verifyUserTokenNow(token: string): Promise<{ caller: Caller; alg: string }> {
   if (token.split(".").length !== 3) {
     throw unauthorized("invalid_jwt", "Invalid JWT: the token is not a JWT.");
   }
@@ -168,10 +197,10 @@ async function verifyUserToken(token: string): Promise<Caller> {
     if (typeof claims.sub !== "string" || !UUID.test(claims.sub)) {
       throw unauthorized("invalid_jwt", "Invalid JWT: an authenticated token needs a user id (sub).");
     }
-    return { role, userId: claims.sub, claims, anonymous: claims.is_anonymous === true };
+    return { caller: { role, userId: claims.sub, claims, anonymous: claims.is_anonymous === true }, alg };
   }
-  if (role === "anon") return { ...ANON, claims };
-  if (role === "service_role" && alg !== "HS256") return { ...SERVICE, claims };
+  if (role === "anon") return { caller: { ...ANON, claims }, alg };
+  if (role === "service_role" && alg !== "HS256") return { caller: { ...SERVICE, claims }, alg };
   throw new HttpError(403, "forbidden_role", `The role "${String(role)}" cannot call this function.`);
 }
 
