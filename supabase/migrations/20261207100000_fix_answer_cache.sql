@@ -147,39 +147,41 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  changed jsonb;
 begin
   if tg_op = 'INSERT' then
-    select jsonb_agg(jsonb_build_object('owner', n.owner, 'shared', n.shared, 'code', n.error_code))
-    into changed from new_rows n;
+    insert into ai.fix_knowledge as k (scope, error_code, version)
+    select distinct s.scope, coalesce(n.error_code, ''), 1
+    from new_rows n
+    cross join lateral (values (n.owner::text), (case when n.shared then 'shared' end), ('all')) s (scope)
+    where s.scope is not null
+    order by 2, 1
+    on conflict (scope, error_code) do update set version = k.version + 1;
   elsif tg_op = 'DELETE' then
-    select jsonb_agg(jsonb_build_object('owner', o.owner, 'shared', o.shared, 'code', o.error_code))
-    into changed from old_rows o;
+    insert into ai.fix_knowledge as k (scope, error_code, version)
+    select distinct s.scope, coalesce(o.error_code, ''), 1
+    from old_rows o
+    cross join lateral (values (o.owner::text), (case when o.shared then 'shared' end), ('all')) s (scope)
+    where s.scope is not null
+    order by 2, 1
+    on conflict (scope, error_code) do update set version = k.version + 1;
   else
-    select jsonb_agg(v) into changed
-    from old_rows o join new_rows n on n.id = o.id
-    cross join lateral (values
-      (jsonb_build_object('owner', o.owner, 'shared', o.shared, 'code', o.error_code)),
-      (jsonb_build_object('owner', n.owner, 'shared', n.shared, 'code', n.error_code))) r (v)
-    where o.owner is distinct from n.owner or o.shared is distinct from n.shared
-       or o.error_code is distinct from n.error_code or o.error_message is distinct from n.error_message
-       or o.code_snippet is distinct from n.code_snippet or o.suggested_fix is distinct from n.suggested_fix
-       or o.status is distinct from n.status or o.verified is distinct from n.verified
-       or o.feedback_at is distinct from n.feedback_at or o.confidence is distinct from n.confidence
-       or (o.code_embedding is null) <> (n.code_embedding is null)
-       or o.code_embedding operator(extensions.<>) n.code_embedding;
+    insert into ai.fix_knowledge as k (scope, error_code, version)
+    select distinct s.scope, coalesce(r.error_code, ''), 1
+    from old_rows o
+    join new_rows n on n.id = o.id
+    cross join lateral (values (o.owner, o.shared, o.error_code), (n.owner, n.shared, n.error_code)) r (owner, shared, error_code)
+    cross join lateral (values (r.owner::text), (case when r.shared then 'shared' end), ('all')) s (scope)
+    where s.scope is not null
+      and (o.owner is distinct from n.owner or o.shared is distinct from n.shared
+           or o.error_code is distinct from n.error_code or o.error_message is distinct from n.error_message
+           or o.code_snippet is distinct from n.code_snippet or o.suggested_fix is distinct from n.suggested_fix
+           or o.status is distinct from n.status or o.verified is distinct from n.verified
+           or o.feedback_at is distinct from n.feedback_at or o.confidence is distinct from n.confidence
+           or (o.code_embedding is null) <> (n.code_embedding is null)
+           or o.code_embedding operator(extensions.<>) n.code_embedding)
+    order by 2, 1
+    on conflict (scope, error_code) do update set version = k.version + 1;
   end if;
-  if changed is null then
-    return null;
-  end if;
-  insert into ai.fix_knowledge as k (scope, error_code, version)
-  select distinct s.scope, coalesce(c ->> 'code', ''), 1
-  from jsonb_array_elements(changed) c
-  cross join lateral (values (c ->> 'owner'), (case when (c ->> 'shared')::boolean then 'shared' end), ('all')) s (scope)
-  where s.scope is not null
-  order by 2, 1
-  on conflict (scope, error_code) do update set version = k.version + 1;
   return null;
 end
 $$;
