@@ -117,7 +117,7 @@ Deno.test({
             .map((line) => line.match(/GET \/functions\/v1\/busy\/cpu 200 \d+ms cpu (\d+)ms$/)?.[1])
             .filter((ms) => ms !== undefined).map(Number);
           assert.equal(cpus.length, 2, gateway.logs.slice(since).join("\n"));
-          // Two requests of 300 ms of computing each: together at least about that much, each its share of it.
+          // Two requests of 300 ms of CPU each: their shares add up to at least about that much, each has some.
           assert.ok(cpus[0] + cpus[1] >= 500, `cpu ${cpus.join(" + ")} ms`);
           assert.ok(cpus.every((ms) => ms >= 100), `cpu ${cpus.join(", ")} ms`);
         } finally {
