@@ -4,7 +4,7 @@
 // settings (an LLM pointed at a fake server, limits, a broken model …).
 import { join } from "node:path";
 import { jwksOf, readSigningKey, signAccessToken, type SigningKey, type UserRow } from "./auth.ts";
-import { platformEnv } from "./config.ts";
+import { functionProcessesFromEnv, platformEnv } from "./config.ts";
 import { DependencyCache } from "./deps.ts";
 import { freePort } from "./function_workers.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
@@ -73,6 +73,8 @@ export async function accessToken(
 export interface ExtraGateway {
   url: string;
   logs: string[];
+  /** How many processes the function has now. */
+  processCount(name: string): number;
   stop(): Promise<void>;
 }
 
@@ -85,6 +87,8 @@ export interface ExtraGatewayOptions {
   /** Read <supabaseDir>/functions/.env as the dev stack does (default: no). */
   readDotEnv?: boolean;
   log?: (line: string) => void;
+  /** At most this many processes per function (default 1; see GatewayOptions.processesPerFunction). */
+  processesPerFunction?: number;
 }
 
 /**
@@ -128,10 +132,12 @@ function extraGateway(env: Record<string, string>, options: ExtraGatewayOptions,
     tmpDir: join(stack.stateDir, `functions-tmp-${port}`),
     log,
     deps,
+    processesPerFunction: options.processesPerFunction ?? functionProcessesFromEnv(),
   });
   return {
     url: gateway.url,
     logs,
+    processCount: (name: string) => gateway.processCount(name),
     async stop() {
       await gateway.stop();
       await runner?.stop();

@@ -14,6 +14,7 @@
 //
 // LOCAL_STACK_DIR, LOCAL_STACK_DB_PORT and LOCAL_STACK_API_PORT run start/stop/status on another folder and
 // ports than the dev stack's (tests of this CLI use them; so can a second stack beside the dev one).
+// LOCAL_STACK_FUNCTION_PROCESSES=N lets a busy function run up to N processes (default 1; start, test, bench).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -23,6 +24,7 @@ import {
   apiUrl,
   dbUrl,
   DEV_STACK,
+  functionProcessesFromEnv,
   JWT_SECRET,
   PUBLISHABLE_KEY,
   ROOT,
@@ -42,6 +44,7 @@ const STACK: StackConfig = {
   stateDir: Deno.env.get("LOCAL_STACK_DIR") || DEV_STACK.stateDir,
   dbPort: Number(Deno.env.get("LOCAL_STACK_DB_PORT") || DEV_STACK.dbPort),
   apiPort: Number(Deno.env.get("LOCAL_STACK_API_PORT") || DEV_STACK.apiPort),
+  functionProcesses: functionProcessesFromEnv(),
 };
 const PID_FILE = join(STACK.stateDir, "stack.pid");
 const LOG_FILE = join(STACK.stateDir, "stack.log");

@@ -45,6 +45,23 @@ export interface StackConfig {
    * `deno task test` takes it from LOCAL_STACK_PG_BIN.
    */
   pgBin?: string;
+  /**
+   * At most this many processes per function (default 1): hosted runs many isolates of one function under
+   * load, and a busy function here gets more processes, started as requests find the running ones busy.
+   * `deno task start|test|bench` take it from LOCAL_STACK_FUNCTION_PROCESSES (e.g. the number of cores).
+   */
+  functionProcesses?: number;
+}
+
+/** LOCAL_STACK_FUNCTION_PROCESSES as a count of processes per function (undefined when unset). */
+export function functionProcessesFromEnv(): number | undefined {
+  const raw = Deno.env.get("LOCAL_STACK_FUNCTION_PROCESSES")?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 64) {
+    throw new Error(`LOCAL_STACK_FUNCTION_PROCESSES must be an integer from 1 to 64, got "${raw}"`);
+  }
+  return value;
 }
 
 export const DEV_STACK: StackConfig = {

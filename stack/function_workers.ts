@@ -1,5 +1,5 @@
-// One Deno process per function, started on its first request, running that function's real index.ts under the
-// hosted Edge Runtime's rules (../shared/FACTS.md), so that what passes here deploys:
+// Deno processes per function, the first started on its first request, each running that function's real
+// index.ts under the hosted Edge Runtime's rules (../shared/FACTS.md), so that what passes here deploys:
 //
 //   - imports resolved from the function's own deno.json (as `supabase functions deploy` does), from the cache
 //     only: ./deps.ts has cached them, with the function's lockfile, before the process starts;
@@ -12,7 +12,10 @@
 //     proxy and certificate settings, so that the function's own HTTPS calls work behind a proxy.
 //
 // A function that crashes takes down only its own process; the next request starts a fresh one, as the edge
-// runtime starts a fresh isolate. Each process's CPU time is read from /proc for the gateway's request log.
+// runtime starts a fresh isolate. Hosted runs many isolates of one function under load: with `processes` above
+// 1, a request that finds every process of its function busy starts another one in the background (up to that
+// many; each has its own pool, memory and environment, SB_EXECUTION_ID included) and goes to the least busy
+// process meanwhile. Each response carries the CPU time its process spent on it (./runtime/edge_runtime.ts).
 import { join } from "node:path";
 import { RESERVED_ENV_PREFIX, ROOT } from "./config.ts";
 import type { DependencyCache } from "./deps.ts";
@@ -31,12 +34,25 @@ export interface WorkerOptions {
   tmpDir: string;
   deps: DependencyCache;
   log: (line: string) => void;
+  /** At most this many processes per function (default 1). */
+  processes?: number;
 }
 
 interface Running {
   child: Deno.ChildProcess;
   origin: string;
   exited: Promise<void>;
+  /** Requests sent to it whose response has not started yet. */
+  inFlight: number;
+  /** Its number among the function's processes (1, 2, …): names its temp folder. */
+  slot: number;
+}
+
+/** A process serving one request: release() when the response has started (or failed). */
+export interface Lease {
+  origin: string;
+  pid: number;
+  release(): void;
 }
 
 /** Hosted's memory limit (V8 heap and external memory; the heap is what a process flag can cap). */
@@ -159,56 +175,99 @@ async function pipeLines(stream: ReadableStream<Uint8Array>, emit: (line: string
   if (buffered) emit(buffered);
 }
 
-/** CPU time (user + system, every thread) a process has used so far, in milliseconds; null if unknown. */
-export async function processCpuMs(pid: number): Promise<number | null> {
-  try {
-    let ns = 0;
-    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
-      const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/schedstat`).catch(() => "0");
-      ns += Number(text.split(" ")[0]) || 0;
-    }
-    return ns / 1e6;
-  } catch {
-    return null;
-  }
-}
-
 export class FunctionWorkers {
-  #running = new Map<string, Running>();
-  #starting = new Map<string, Promise<Running>>();
+  #running = new Map<string, Running[]>();
+  /** Processes being started, per function. */
+  #starting = new Map<string, Set<Promise<Running>>>();
+  /** Slots of the function's processes, running or starting. */
+  #slots = new Map<string, Set<number>>();
   #closed = false;
 
   constructor(private options: WorkerOptions) {}
 
-  /** The function's process (started if needed): its origin (http://127.0.0.1:port) and pid. */
-  async process(spec: FunctionSpec): Promise<{ origin: string; pid: number }> {
+  get maxProcesses(): number {
+    return Math.max(1, Math.floor(this.options.processes ?? 1));
+  }
+
+  /** How many processes the function has now (started ones). */
+  processCount(name: string): number {
+    return this.#running.get(name)?.length ?? 0;
+  }
+
+  /**
+   * A process of the function for one request: an idle one, else (below the maximum) a new one is started in
+   * the background while the least busy one takes the request; with none running, the request waits for the
+   * first.
+   */
+  async process(spec: FunctionSpec): Promise<Lease> {
     if (this.#closed) throw new Error("the gateway is stopping");
-    let running = this.#running.get(spec.name);
-    if (!running) {
-      let starting = this.#starting.get(spec.name);
-      if (!starting) {
-        starting = this.#spawn(spec).finally(() => this.#starting.delete(spec.name));
-        this.#starting.set(spec.name, starting);
+    const running = this.#running.get(spec.name) ?? [];
+    const starting = this.#starting.get(spec.name)?.size ?? 0;
+    let chosen = running.find((r) => r.inFlight === 0);
+    if (!chosen) {
+      if (running.length + starting < this.maxProcesses) {
+        const started = this.#start(spec);
+        if (running.length === 0) chosen = await started;
+        else started.catch(() => {}); // its failure is logged; the running ones keep serving
+      } else if (running.length === 0) {
+        chosen = await Promise.race(this.#starting.get(spec.name)!);
       }
-      running = await starting;
+      chosen ??= running.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
     }
-    return { origin: running.origin, pid: running.child.pid };
+    const lease = chosen;
+    lease.inFlight++;
+    let released = false;
+    return {
+      origin: lease.origin,
+      pid: lease.child.pid,
+      release: () => {
+        if (!released) lease.inFlight--;
+        released = true;
+      },
+    };
+  }
+
+  #start(spec: FunctionSpec): Promise<Running> {
+    const set = this.#starting.get(spec.name) ?? new Set<Promise<Running>>();
+    this.#starting.set(spec.name, set);
+    const started: Promise<Running> = this.#spawn(spec).then((running) => {
+      if (this.#closed) {
+        running.child.kill("SIGTERM");
+        throw new Error("the gateway is stopping");
+      }
+      this.#running.set(spec.name, [...(this.#running.get(spec.name) ?? []), running]);
+      return running;
+    }).finally(() => set.delete(started));
+    set.add(started);
+    return started;
   }
 
   async #spawn(spec: FunctionSpec): Promise<Running> {
     const { supabaseDir, log } = this.options;
     await this.options.deps.ensure(spec);
     const port = freePort();
-    const tmpDir = join(this.options.tmpDir, spec.name);
-    await Deno.mkdir(tmpDir, { recursive: true });
+    // Each process its own temp folder, as each isolate has its own (the first keeps the function's name).
+    const used = this.#slots.get(spec.name) ?? new Set<number>();
+    this.#slots.set(spec.name, used);
+    let slot = 1;
+    while (used.has(slot)) slot++;
+    used.add(slot);
+    const tmpDir = join(this.options.tmpDir, slot === 1 ? spec.name : `${spec.name}-${slot}`);
     const processEnv: Record<string, string> = {};
     for (const name of PROCESS_ENV) {
       const value = Deno.env.get(name);
       if (value !== undefined) processEnv[name] = value;
     }
-    const dotEnv = this.options.readDotEnv
-      ? await readFunctionsDotEnv(supabaseDir, (line) => log(`[${spec.name}] ${line}`))
-      : {};
+    let dotEnv: Record<string, string>;
+    try {
+      await Deno.mkdir(tmpDir, { recursive: true });
+      dotEnv = this.options.readDotEnv
+        ? await readFunctionsDotEnv(supabaseDir, (line) => log(`[${spec.name}] ${line}`))
+        : {};
+    } catch (error) {
+      used.delete(slot);
+      throw error;
+    }
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", ...runtimeFlags(spec, supabaseDir, tmpDir), BOOT],
       cwd: spec.dir,
@@ -235,7 +294,10 @@ export class FunctionWorkers {
     const state = { done: false };
     const exited = child.status.then((status) => {
       state.done = true;
-      if (this.#running.get(spec.name)?.child === child) this.#running.delete(spec.name);
+      used.delete(slot);
+      const left = (this.#running.get(spec.name) ?? []).filter((r) => r.child !== child);
+      if (left.length) this.#running.set(spec.name, left);
+      else this.#running.delete(spec.name);
       log(`[${spec.name}] process exited (code ${status.code}${status.signal ? `, ${status.signal}` : ""})`);
     });
     try {
@@ -247,21 +309,19 @@ export class FunctionWorkers {
       await exited;
       throw new Error(`function ${spec.name} ${(error as Error).message}:\n${tail.join("\n")}`);
     }
-    const running = { child, origin: `http://127.0.0.1:${port}`, exited };
-    this.#running.set(spec.name, running);
-    return running;
+    return { child, origin: `http://127.0.0.1:${port}`, exited, inFlight: 0, slot };
   }
 
   /** Stops every function process and starts no new one. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#starting.values()]);
+    await Promise.allSettled([...this.#starting.values()].flatMap((set) => [...set]));
     await this.stopAll();
   }
 
   /** Stops every function process (they restart on their next request, with the current code). */
   async stopAll(): Promise<void> {
-    const all = [...this.#running.values()];
+    const all = [...this.#running.values()].flat();
     this.#running.clear();
     for (const { child } of all) {
       try {

@@ -8,14 +8,17 @@
 //   /auth/v1/…             the local auth server (./auth.ts): JWKS, user lookup, sign-up and password sign-in.
 //
 // CORS preflight answered, JSON errors (404 unknown function, 401 bad token, 500 crashed function), one log line
-// per request with its wall time and the CPU time the function's process spent (hosted allows about 2 s).
+// per request with its wall time and the CPU time the function's process spent on it (hosted allows about 2 s;
+// requests in flight at once share their process's CPU time, see ./runtime/edge_runtime.ts). With
+// `processesPerFunction` above 1 a busy function gets more processes, as hosted runs more isolates.
 import { join } from "node:path";
 import postgres from "postgres";
 import { authHandler, type SigningKey, verifyStackToken } from "./auth.ts";
 import { SUPABASE_DIR } from "./config.ts";
 import { DependencyCache } from "./deps.ts";
-import { FunctionWorkers, processCpuMs } from "./function_workers.ts";
+import { FunctionWorkers, type Lease } from "./function_workers.ts";
 import { discoverFunctions, type FunctionSpec } from "./functions.ts";
+import { CPU_HEADER } from "./runtime/edge_runtime.ts";
 
 export interface GatewayOptions {
   port: number;
@@ -38,10 +41,14 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Shared between gateways of one process (tests), so each function is cached once. */
   deps?: DependencyCache;
+  /** At most this many processes per function, started as load needs them (default 1). */
+  processesPerFunction?: number;
 }
 
 export interface Gateway {
   url: string;
+  /** How many processes the function has now. */
+  processCount(name: string): number;
   /** Caches every function's dependencies (the stack calls it before it reports ready). */
   prepare(): Promise<void>;
   stop(): Promise<void>;
@@ -87,8 +94,10 @@ async function checkJwt(headers: Headers, key: SigningKey): Promise<Response | n
   }
 }
 
+/** The function's response with CORS headers, without the runtime's CPU_HEADER (the gateway's alone). */
 function withCors(response: Response): Response {
   const headers = new Headers(response.headers);
+  headers.delete(CPU_HEADER);
   for (const [name, value] of Object.entries(CORS_HEADERS)) {
     if (!headers.has(name)) headers.set(name, value);
   }
@@ -106,6 +115,7 @@ export function startGateway(options: GatewayOptions): Gateway {
     tmpDir: options.tmpDir,
     deps,
     log: options.log,
+    processes: options.processesPerFunction,
   });
   let authDb: postgres.Sql | null = null;
   const auth = authHandler({
@@ -126,9 +136,9 @@ export function startGateway(options: GatewayOptions): Gateway {
     // The Host the caller used (fetch sends the worker's own), never one the caller claims to be forwarded for.
     const headers = new Headers(req.headers);
     headers.set("x-forwarded-host", url.host);
-    let proc: { origin: string; pid: number };
+    let lease: Lease;
     try {
-      proc = await workers.process(spec);
+      lease = await workers.process(spec);
     } catch (error) {
       options.log((error as Error).message);
       return {
@@ -140,9 +150,8 @@ export function startGateway(options: GatewayOptions): Gateway {
         cpu: null,
       };
     }
-    const cpuBefore = await processCpuMs(proc.pid);
     try {
-      const response = await fetch(`${proc.origin}/${spec.name}${rest}${url.search}`, {
+      const response = await fetch(`${lease.origin}/${spec.name}${rest}${url.search}`, {
         method: req.method,
         headers,
         body: req.body,
@@ -150,8 +159,8 @@ export function startGateway(options: GatewayOptions): Gateway {
         // A caller who goes away closes the function's request too (its req.signal), as the platform does.
         signal: req.signal,
       });
-      const cpuAfter = await processCpuMs(proc.pid);
-      const cpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+      const us = Number(response.headers.get(CPU_HEADER));
+      const cpu = response.headers.has(CPU_HEADER) && Number.isFinite(us) ? us / 1000 : null;
       return { response: withCors(response), cpu };
     } catch (error) {
       options.log(`[${spec.name}] request failed: ${(error as Error).message}`);
@@ -163,6 +172,8 @@ export function startGateway(options: GatewayOptions): Gateway {
         ),
         cpu: null,
       };
+    } finally {
+      lease.release();
     }
   }
 
@@ -238,6 +249,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 
   return {
     url: `http://127.0.0.1:${options.port}`,
+    processCount: (name) => workers.processCount(name),
     async prepare() {
       for (const spec of (await functions()).values()) await deps.ensure(spec);
     },

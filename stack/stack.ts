@@ -97,6 +97,7 @@ export async function startStack(config: StackConfig, options: StackOptions): Pr
       tmpDir: join(config.stateDir, "functions-tmp"),
       log,
       watch: options.watch,
+      processesPerFunction: config.functionProcesses,
     });
     cleanup.push(() => gateway.stop());
     await gateway.prepare();

@@ -13,7 +13,16 @@
 // failure, says why, and the other parts run anyway. Tests of this counting: tests/test_runner.test.ts.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ANON_KEY, apiUrl, dbUrl, ROOT, SERVICE_ROLE_KEY, type StackConfig, STATE_ROOT } from "./config.ts";
+import {
+  ANON_KEY,
+  apiUrl,
+  dbUrl,
+  functionProcessesFromEnv,
+  ROOT,
+  SERVICE_ROLE_KEY,
+  type StackConfig,
+  STATE_ROOT,
+} from "./config.ts";
 import { connect } from "./database.ts";
 import { freePort } from "./function_workers.ts";
 import { type Stack, startStack } from "./stack.ts";
@@ -200,6 +209,7 @@ export async function throwawayStack(
     modelEnv: await prepareTestModel(),
     // Another PostgreSQL installation, e.g. one with the real pg_net (README, "The local stack, precisely").
     pgBin: Deno.env.get("LOCAL_STACK_PG_BIN") || undefined,
+    functionProcesses: functionProcessesFromEnv(),
   };
   const logFile = await Deno.open(join(STATE_ROOT, `${prefix}-last.log`), {
     create: true,

@@ -795,7 +795,11 @@ async function withRawServer(
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode(body));
-        setTimeout(() => controller.close(), 0);
+        setTimeout(() => {
+          try {
+            controller.close();
+          } catch { /* the client cancelled the body first (it had what it needed) */ }
+        }, 0);
       },
     });
     return new Response(stream, { headers: { "content-type": contentType } });

@@ -7,6 +7,9 @@
 //                                   stack's model runner (stack/model_runner.ts) as one batch.
 //   globalThis.EdgeRuntime          `waitUntil(promise)`: background work after the response.
 //   Deno.serve                      bound to the port the gateway chose, whatever the function asks for.
+//   CPU time per request            the process's CPU time (every thread) while the request was in flight,
+//                                   shared equally among the requests in flight at each moment, in the
+//                                   response header CPU_HEADER for the gateway's log (the gateway removes it).
 //   synchronous file reads          allowed only while the module initialises, as on hosted: afterwards
 //                                   Deno.readFileSync / readTextFileSync / statSync / lstatSync / readDirSync /
 //                                   openSync / realPathSync / readLinkSync and node:fs's sync readers throw.
@@ -20,6 +23,7 @@
 // This file and ./boot.ts import nothing but each other and node: built-ins, so that they resolve under any
 // function's own deno.json.
 import nodeFs from "node:fs";
+import process from "node:process";
 
 /** The model name hosted's built-in session accepts (and the only one the local runner serves). */
 const BUILT_IN_MODEL = "gte-small";
@@ -159,6 +163,60 @@ function guardSync(
   }
 }
 
+/** The response header that carries a request's CPU time (µs) to the gateway, which removes it. */
+export const CPU_HEADER = "x-local-stack-cpu-us";
+
+/**
+ * CPU time per request from process.cpuUsage() (getrusage: user + system of every thread, one syscall):
+ * between two events (a request starting or ending) the CPU used is shared equally among the requests in
+ * flight, so the shares of concurrent requests add up to what the process used while serving them.
+ */
+class CpuShares {
+  #last = 0;
+  #inFlight = new Set<{ us: number }>();
+
+  #tick(): void {
+    const usage = process.cpuUsage();
+    const now = usage.user + usage.system;
+    const used = now - this.#last;
+    this.#last = now;
+    for (const request of this.#inFlight) request.us += used / this.#inFlight.size;
+  }
+
+  start(): { us: number } {
+    this.#tick();
+    const request = { us: 0 };
+    this.#inFlight.add(request);
+    return request;
+  }
+
+  end(request: { us: number }): number {
+    this.#tick();
+    this.#inFlight.delete(request);
+    return Math.round(request.us);
+  }
+}
+
+/** `handler` with each response carrying its CPU time in CPU_HEADER. */
+function withCpuTime(handler: Deno.ServeHandler): Deno.ServeHandler {
+  const shares = new CpuShares();
+  return async (req, info) => {
+    const request = shares.start();
+    let response: Response;
+    try {
+      response = await handler(req, info);
+    } catch (error) {
+      shares.end(request);
+      throw error;
+    }
+    const us = shares.end(request);
+    if (response.status === 101) return response; // a WebSocket upgrade must stay the object it is
+    const headers = new Headers(response.headers);
+    headers.set(CPU_HEADER, String(us));
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  };
+}
+
 export interface EdgeRuntimeOptions {
   /** The port the gateway forwards this function's requests to. */
   port: number;
@@ -230,7 +288,10 @@ export function installEdgeRuntime(options: EdgeRuntimeOptions): { initialised()
     delete opts.path;
     delete opts.cert;
     delete opts.key;
-    return serve({ ...opts, hostname: "127.0.0.1", port: options.port, onListen: () => {} }, handler);
+    return serve(
+      { ...opts, hostname: "127.0.0.1", port: options.port, onListen: () => {} },
+      withCpuTime(handler),
+    );
   };
   (Deno as unknown as { serve: unknown }).serve = patched;
 

@@ -15,6 +15,7 @@
 //
 // Anonymous sign-ins (`is_anonymous: true`) are users without an account: they count as anon for everything that
 // spends model time (requireUserOrService refuses them).
+import { createHash, timingSafeEqual } from "node:crypto";
 import { AuthClient } from "@supabase/auth-js";
 import { HttpError } from "./http.ts";
 
@@ -72,21 +73,23 @@ function projectJwks(): { keys: Jwk[] } | null {
   }
 }
 
-const encoder = new TextEncoder();
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+/** The project's keys' digests, computed once (the keys come from the environment, which does not change). */
+const keyDigests = new Map<string, Uint8Array>();
 
-/** Constant-time equality of two strings (their SHA-256 digests are compared byte by byte, all of them). */
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([a, b].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))));
-  const u = new Uint8Array(x);
-  const v = new Uint8Array(y);
-  let diff = 0;
-  for (let i = 0; i < u.length; i++) diff |= u[i] ^ v[i];
-  return diff === 0;
-}
-
-async function matchesAny(token: string, keys: (string | undefined)[]): Promise<boolean> {
+/**
+ * Whether `token` is one of `keys`, in constant time: SHA-256 digests (equal length whatever the input) are
+ * compared whole, with every key compared.
+ */
+function matchesAny(token: string, keys: (string | undefined)[]): boolean {
+  const digest = sha256(token);
   let found = false;
-  for (const key of keys) if (key && await sameSecret(token, key)) found = true;
+  for (const key of keys) {
+    if (!key) continue;
+    let expected = keyDigests.get(key);
+    if (!expected) keyDigests.set(key, expected = sha256(key));
+    if (timingSafeEqual(digest, expected)) found = true;
+  }
   return found;
 }
 
@@ -130,8 +133,37 @@ function decodeHeader(token: string): { alg?: unknown; kid?: unknown } {
   }
 }
 
+/**
+ * Asymmetric tokens (ES256/RS256) this isolate verified, by the whole token: the same bytes checked against the
+ * same keys give the same answer until the token expires, so a client's next request skips the signature check
+ * (an ECDSA verify was most of a cached fix answer's CPU). At most VERIFIED_MAX tokens, each for at most
+ * VERIFIED_TTL_MS and never past its `exp`. Legacy HS256 tokens are never kept: the auth server checks those,
+ * the user's session included, on every request.
+ */
+const verifiedTokens = new Map<string, { caller: Caller; until: number }>();
+const VERIFIED_MAX = 1_000;
+const VERIFIED_TTL_MS = 60_000;
+
+function rememberVerified(token: string, caller: Caller): void {
+  const exp = typeof caller.claims.exp === "number" ? caller.claims.exp * 1000 : 0;
+  const until = Math.min(Date.now() + VERIFIED_TTL_MS, exp);
+  if (until <= Date.now()) return;
+  verifiedTokens.delete(token);
+  verifiedTokens.set(token, { caller: { ...caller, claims: Object.freeze({ ...caller.claims }) }, until });
+  while (verifiedTokens.size > VERIFIED_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+}
+
 /** A user's access token, verified by supabase-js's getClaims() with the algorithm pinned to its key. */
 async function verifyUserToken(token: string): Promise<Caller> {
+  const known = verifiedTokens.get(token);
+  if (known && Date.now() < known.until) return { ...known.caller };
+  if (known) verifiedTokens.delete(token);
+  const caller = await verifyUserTokenNow(token);
+  if (caller.alg !== "HS256") rememberVerified(token, caller.caller);
+  return caller.caller;
+}
+
+async function verifyUserTokenNow(token: string): Promise<{ caller: Caller; alg: string }> {
   if (token.split(".").length !== 3) {
     throw unauthorized("invalid_jwt", "Invalid JWT: the token is not a JWT.");
   }
@@ -165,10 +197,10 @@ async function verifyUserToken(token: string): Promise<Caller> {
     if (typeof claims.sub !== "string" || !UUID.test(claims.sub)) {
       throw unauthorized("invalid_jwt", "Invalid JWT: an authenticated token needs a user id (sub).");
     }
-    return { role, userId: claims.sub, claims, anonymous: claims.is_anonymous === true };
+    return { caller: { role, userId: claims.sub, claims, anonymous: claims.is_anonymous === true }, alg };
   }
-  if (role === "anon") return { ...ANON, claims };
-  if (role === "service_role" && alg !== "HS256") return { ...SERVICE, claims };
+  if (role === "anon") return { caller: { ...ANON, claims }, alg };
+  if (role === "service_role" && alg !== "HS256") return { caller: { ...SERVICE, claims }, alg };
   throw new HttpError(403, "forbidden_role", `The role "${String(role)}" cannot call this function.`);
 }
 
@@ -188,8 +220,8 @@ export async function callerOf(req: Request): Promise<Caller> {
         "API keys (sb_…) are not bearer tokens: send them in the 'apikey' header.",
       );
     }
-    if (await matchesAny(token, [serviceKey])) return SERVICE;
-    if (await matchesAny(token, [anonKey])) return ANON;
+    if (matchesAny(token, [serviceKey])) return SERVICE;
+    if (matchesAny(token, [anonKey])) return ANON;
     return await verifyUserToken(token);
   }
   const apikey = req.headers.get("apikey");
@@ -199,8 +231,8 @@ export async function callerOf(req: Request): Promise<Caller> {
       "Send 'Authorization: Bearer <JWT>' (a user's access token or the service_role key) or an 'apikey' header.",
     );
   }
-  if (await matchesAny(apikey, [...keyMapValues("SUPABASE_SECRET_KEYS"), serviceKey])) return SERVICE;
-  if (await matchesAny(apikey, [...keyMapValues("SUPABASE_PUBLISHABLE_KEYS"), anonKey])) return ANON;
+  if (matchesAny(apikey, [...keyMapValues("SUPABASE_SECRET_KEYS"), serviceKey])) return SERVICE;
+  if (matchesAny(apikey, [...keyMapValues("SUPABASE_PUBLISHABLE_KEYS"), anonKey])) return ANON;
   throw unauthorized("invalid_api_key", "The apikey is not one of this project's API keys.");
 }
 

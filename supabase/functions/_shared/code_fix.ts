@@ -9,6 +9,9 @@
 // "Verified" means every rule of verify_fix.ts passed for the user's code: the error is gone, nothing new,
 // nothing silenced, and the rest of the code kept. With no verified fix and no LLM answer, the answer is the
 // nearest past fix of the same error as it was written for other code: source "retrieval", verified false.
+//
+// For callers of the functions (fixForCaller) a verified answer is kept in the fix answer cache (fix_cache.ts)
+// and an identical request is answered from it, `cached: true`, while the knowledge it was built on holds.
 import type { Caller } from "./auth.ts";
 import { db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
@@ -28,6 +31,7 @@ import {
 } from "./limits.ts";
 import { failureText, recordLlmCall } from "./llm_log.ts";
 import { guardCompile } from "./compile_guard.ts";
+import { type FixCacheEntry, lookupFixAnswer, storeFixAnswer } from "./fix_cache.ts";
 import { adaptedCandidates, type Candidate, compilerCandidates, type LocalFixInput } from "./local_fixes.ts";
 import { SnippetService } from "./ts_service.ts";
 import type { Diagnostic } from "./typescript.ts";
@@ -65,6 +69,8 @@ export interface FixContext {
    * with backoff instead.
    */
   llmFailure?: "retrieval" | "throw";
+  /** Where a verified answer goes in the fix answer cache (fixForCaller); none: not cached. */
+  cache?: FixCacheEntry | null;
 }
 
 export interface FixOutcome {
@@ -90,6 +96,8 @@ export interface FixOutcome {
   /** Every candidate checked against this code, in order, with the rules it failed. */
   tried: { source: "compiler" | "retrieval" | "llm"; name: string; verified: boolean; failed: RuleName[] }[];
   warnings: string[];
+  /** This answer came from the fix answer cache (an identical earlier request's verified answer). */
+  cached: boolean;
 }
 
 export interface Verification {
@@ -364,6 +372,7 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
     attempts: 0,
     tried: [],
     warnings,
+    cached: false,
   };
 
   // 1. TypeScript's own code fixes (no LLM, no database).
@@ -499,7 +508,10 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
   return outcome;
 }
 
-/** Stores a fix checked against the caller's code in code_analysis (as the caller: RLS), with both vectors. */
+/**
+ * Stores a fix checked against the caller's code in code_analysis (as the caller: RLS), with both vectors, and a
+ * verified answer in the fix answer cache in the same round trip.
+ */
 async function store(
   ctx: FixContext,
   input: FixInput,
@@ -509,20 +521,25 @@ async function store(
 ): Promise<{ id: string }> {
   const [fixVector] = await embed([outcome.fix!]);
   // Written by the server (verified, confidence, provider and the vectors are columns users cannot write), owned
-  // by the caller (or the queued error's owner).
+  // by the caller (or the queued error's owner). Then, best effort, the answer goes into the fix answer cache.
   const sql = db();
-  const [row] = await sql`
-    insert into public.code_analysis (owner, file_path, error_code, error_message, code_snippet, code_embedding,
+  const id = crypto.randomUUID();
+  await sql`
+    insert into public.code_analysis (id, owner, file_path, error_code, error_message, code_snippet, code_embedding,
       suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
-    values (${ctx.owner}, ${
-    input.filePath ?? null
-  }, ${outcome.error_code}, ${outcome.error_message}, ${input.code},
-      ${toVector(queryVector)}::extensions.vector, ${outcome.fix}, ${toVector(fixVector)}::extensions.vector,
-      ${outcome.confidence}, ${outcome.model}, ${outcome.provider}, ${outcome.verified}, ${
-    sql.json(metadata)
-  })
-    returning id`;
-  return { id: row.id as string };
+    values (${id}, ${ctx.owner}, ${input.filePath ?? null}, ${outcome.error_code}, ${outcome.error_message},
+      ${input.code}, ${toVector(queryVector)}::extensions.vector, ${outcome.fix},
+      ${toVector(fixVector)}::extensions.vector, ${outcome.confidence}, ${outcome.model}, ${outcome.provider},
+      ${outcome.verified}, ${sql.json(metadata)})`;
+  const cache = ctx.cache && outcome.verified && outcome.error_code === ctx.cache.errorCode
+    ? ctx.cache
+    : null;
+  if (cache) {
+    await storeFixAnswer(sql, cache, { ...outcome, stored: { id }, cached: undefined }, id).catch((error) =>
+      console.warn(`fix answer cache: ${(error as Error)?.message ?? error}`)
+    );
+  }
+  return { id };
 }
 
 /** A fix request as the functions receive it (fix-code-error's body, the MCP tool's input). */
@@ -536,8 +553,9 @@ export interface FixRequestBody {
 
 /**
  * fixCodeError for a caller of a function: the configured LLM (a model outside the allow-list is refused
- * before any work, rate limit included), the caller's rate limit for `rateLimitScope` when given, their token
- * budget when an LLM will be used, rows owned by the caller.
+ * before any work, rate limit included), the caller's rate limit for `rateLimitScope` when given, then the fix
+ * answer cache (an identical request's verified answer, `cached: true`), their token budget when an LLM will be
+ * used, rows owned by the caller.
  */
 export async function fixForCaller(
   caller: Caller,
@@ -548,11 +566,21 @@ export async function fixForCaller(
   signal?: AbortSignal,
 ): Promise<FixOutcome> {
   const llm = configuredLlm();
-  if (body.model) llm?.resolveModel(body.model);
+  const model = llm ? llm.resolveModel(body.model) : null;
   if (rateLimitScope) await enforceRateLimit(caller, rateLimitScope);
+  const found = await lookupFixAnswer<FixOutcome>(caller, parseError(body.error, body.error_code).code, {
+    error: body.error,
+    code: body.code,
+    filePath: body.file_path ?? null,
+    errorCode: body.error_code ?? null,
+    provider: llm?.provider ?? null,
+    model,
+    attempts: MAX_ATTEMPTS,
+  });
+  if (found?.answer) return { ...found.answer, cached: true };
   if (llm) await enforceTokenBudget(caller);
   return await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName, signal },
+    { owner: caller.userId, actor: caller, llm, functionName, signal, cache: found?.entry ?? null },
     {
       error: body.error,
       code: body.code,

@@ -1,11 +1,15 @@
 // One postgres.js pool per function instance, on SUPABASE_DB_URL (the platform sets it), and transactions
 // that run as the caller so that row level security decides what they see and write.
+//
+// Round trips cost more than the statements here (a fix request used to make 16): statements are prepared
+// once per connection (DB_PREPARE, default true; set it to false behind a pooler in transaction mode, which
+// keeps no prepared statements), and a transaction's BEGIN, claims and statements travel in one write.
 import postgres from "postgres";
 import type { Caller } from "./auth.ts";
 import { HttpError } from "./http.ts";
 
 export type Sql = postgres.Sql;
-export type Tx = postgres.TransactionSql;
+export type Tx = postgres.ReservedSql;
 
 let pool: Sql | null = null;
 
@@ -20,8 +24,9 @@ export function db(): Sql {
     // Every isolate holds its own pool (hosted may run many): keep it small.
     max: Number(Deno.env.get("DB_POOL_SIZE") ?? 2),
     idle_timeout: 30,
-    // Works through Supavisor's transaction mode too, where prepared statements are not kept.
-    prepare: false,
+    // Prepared statements: without them postgres.js asks the server for every parameterised statement's
+    // types first, a second round trip each time. SUPABASE_DB_URL is the direct connection on hosted.
+    prepare: Deno.env.get("DB_PREPARE")?.trim().toLowerCase() !== "false",
     onnotice: () => {},
     connection: { application_name: "supabase-ai" },
   });
@@ -34,23 +39,102 @@ function userStatementTimeoutMs(): number {
   return Number.isInteger(value) && value > 0 ? value : 8_000;
 }
 
+/** `select set_config(…)` of the caller's role and claims, local to the transaction (as PostgREST does). */
+function claimsOf(tx: Tx, caller: Pick<Caller, "role" | "claims">) {
+  const timeout = caller.role === "service_role" ? null : `${userStatementTimeoutMs()}ms`;
+  return tx`select set_config('role', ${caller.role}, true),
+                   set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true),
+                   set_config('statement_timeout', coalesce(${timeout}::text, current_setting('statement_timeout')), true)`;
+}
+
+/** A postgres.js query: sent when executed. */
+type Sendable = { execute(): Promise<unknown> };
+
+/**
+ * Sends `queries` now, in this order (postgres.js sends a query only once it is awaited or executed), and
+ * settles them all; a rejection is handled at once, so it is never an unhandled one while fn runs.
+ */
+function sendInOrder(queries: Sendable[]): Promise<PromiseSettledResult<unknown>[]> {
+  return Promise.allSettled(queries.map((q) => q.execute()));
+}
+
+/** The first failure among settled queries, thrown; else nothing. */
+function throwFirst(settled: PromiseSettledResult<unknown>[]): void {
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
+}
+
 /**
  * Runs fn in a transaction as the caller: `role` and `request.jwt.claims` are set locally, exactly as
  * PostgREST does, so auth.uid() and RLS policies apply. The service role bypasses RLS. A user's statements
  * get a statement timeout (as PostgREST's roles do on Supabase), so no request of theirs holds a connection
- * for long: past it Postgres cancels the statement (SQLSTATE 57014, answered 503 query_timeout).
+ * for long: past it Postgres cancels the statement (SQLSTATE 57014, answered 503 query_timeout). BEGIN and the
+ * claims are sent before fn runs and travel with its first statements (pipelined on a reserved connection);
+ * COMMIT follows fn, ROLLBACK if it throws. Nothing of fn's can run outside the transaction or without the
+ * claims: they are queued first, and a failure of either aborts the transaction, so every later statement fails
+ * too.
  */
 export async function asCaller<T>(
   caller: Pick<Caller, "role" | "claims">,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
-  const timeout = caller.role === "service_role" ? null : `${userStatementTimeoutMs()}ms`;
-  return await db().begin(async (tx) => {
-    await tx`select set_config('role', ${caller.role}, true),
-                    set_config('request.jwt.claims', ${JSON.stringify(caller.claims)}, true),
-                    set_config('statement_timeout', coalesce(${timeout}::text, current_setting('statement_timeout')), true)`;
-    return await fn(tx);
-  }) as T;
+  const tx = await db().reserve();
+  try {
+    const opening = sendInOrder([tx`begin`, claimsOf(tx, caller)]);
+    let result: T;
+    try {
+      result = await fn(tx);
+      throwFirst(await opening);
+    } catch (error) {
+      await opening;
+      await tx`rollback`.catch(() => {});
+      throw error;
+    }
+    await tx`commit`;
+    return result;
+  } finally {
+    tx.release();
+  }
+}
+
+/**
+ * One statement as the caller in one round trip: BEGIN, the claims, the statement and COMMIT are written
+ * together. `statement` returns the query itself (postgres.js's pending query, not awaited), so nothing can be
+ * sent after the COMMIT. A failing statement turns the COMMIT into a rollback and its error is thrown.
+ * `afterCommit`, when given, goes out in the same write after the COMMIT, as the pool's own role (no caller's
+ * claims any more): best effort, a failure is logged and the statement's result returned all the same.
+ */
+export async function asCallerOnce<
+  T extends readonly postgres.MaybeRow[],
+  A extends readonly postgres.MaybeRow[] = postgres.Row[],
+>(
+  caller: Pick<Caller, "role" | "claims">,
+  statement: (tx: Tx) => postgres.PendingQuery<T>,
+  afterCommit?: (tx: Tx) => postgres.PendingQuery<A>,
+): Promise<T> {
+  const tx = await db().reserve();
+  try {
+    // Nothing is sent before sendInOrder: postgres.js sends a query only when it is executed or awaited.
+    const query = statement(tx);
+    if (typeof (query as { describe?: unknown })?.describe !== "function") {
+      throw new Error("asCallerOnce: the statement must return the query, not await it");
+    }
+    const after = afterCommit?.(tx);
+    const queries: Sendable[] = [
+      tx`begin`,
+      claimsOf(tx, caller),
+      query,
+      tx`commit`,
+    ];
+    if (after) queries.push(after);
+    const settled = await sendInOrder(queries);
+    throwFirst(settled.slice(0, 4));
+    if (settled[4]?.status === "rejected") {
+      console.warn(`after the commit: ${(settled[4].reason as Error)?.message ?? settled[4].reason}`);
+    }
+    return (settled[2] as PromiseFulfilledResult<T>).value;
+  } finally {
+    tx.release();
+  }
 }
 
 /** The claims of a user acting through a worker (e.g. the owner of a queued error). */

@@ -2,7 +2,7 @@
 // embedded exactly like stored errors are (public.error_embedding_text), and fixes of the same error code
 // (keyword match) come before fixes of any code (vector only), each in find_similar_errors' order.
 import type { Caller } from "./auth.ts";
-import { asCaller, db, toVector } from "./db.ts";
+import { asCallerOnce, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
 
 export interface SimilarFix {
@@ -24,14 +24,27 @@ export interface SimilarOptions {
   anyCode?: boolean;
 }
 
+/**
+ * public.error_embedding_text(code, message, snippet) — the text stored errors are embedded as — computed here
+ * without a round trip: `concat_ws(E'\n', nullif(concat_ws(' ', code, message), ''), snippet)` (concat_ws skips
+ * nulls, not empty strings). tests/similar_fixes.test.ts holds it to the SQL function.
+ */
+export function errorEmbeddingText(
+  code: string | null,
+  message: string | null,
+  snippet: string | null,
+): string {
+  const head = [code, message].filter((part) => part !== null).join(" ");
+  return [head === "" ? null : head, snippet].filter((part) => part !== null).join("\n");
+}
+
 /** The embedding of an error as stored errors are embedded (code + message, then the code). */
 export async function errorQueryVector(
   code: string | null,
   message: string,
   snippet: string,
 ): Promise<number[]> {
-  const [{ text }] = await db()`select public.error_embedding_text(${code}, ${message}, ${snippet}) as text`;
-  const [vector] = await embed([text]);
+  const [vector] = await embed([errorEmbeddingText(code, message, snippet)]);
   return vector;
 }
 
@@ -43,17 +56,19 @@ export async function findSimilarFixes(
   { count, minSimilarity = 0, anyCode = true }: SimilarOptions,
 ): Promise<SimilarFix[]> {
   const v = toVector(query);
-  const rows = await asCaller(actor, (tx) =>
+  // Fixes of any code fill the list only when those of the same code do not: the second search runs only then.
+  const rows = await asCallerOnce(actor, (tx) =>
     tx<SimilarFix[]>`
-      select * from (
+      with same_code as (
         select s.*, 0 as pass
         from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}, ${code}) with ordinality s
         where ${code}::text is not null
-        union all
-        select s.*, 1
-        from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}) with ordinality s
-        where ${anyCode || code === null}
-      ) both_passes
+      )
+      select * from same_code
+      union all
+      select s.*, 1
+      from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}) with ordinality s
+      where ${anyCode || code === null} and (select count(*) from same_code) < ${count}
       order by pass, ordinality`);
   const seen = new Set<string>();
   const out: SimilarFix[] = [];

@@ -1,20 +1,26 @@
 /**
- * One TypeScript language service over one virtual snippet file, for a whole fix request: the original code
- * and every candidate fix are versions of the same file, so each is compiled once (`check` keeps the result
- * by text), the lib files are the parsed ones cached in typescript.ts (read only through its lib reader), and
- * the compiler's own code fixes (`getCodeFixesAtPosition`) come from the program that checked the original.
+ * TypeScript language services over one virtual snippet file, for fix requests: the original code and every
+ * candidate fix are versions of the same file, so each is compiled once per request (`check` keeps the result
+ * by text), and the compiler's own code fixes (`getCodeFixesAtPosition`) come from the program that checked
+ * the original.
  *
- *   const service = new SnippetService("snippet.ts");
+ *   const service = new SnippetService("snippet.ts");   // one per request: what it compiled, by text
  *   const original = service.check(code);          // program, checker, diagnostics (as diagnoseSnippet)
  *   service.codeFixes(original, diagnostic);       // [{ fixName, description, code }] — not verified
  *
- * Not thread-safe in any sense that matters here: one request, one service, synchronous calls.
+ * The language service underneath is the isolate's, one per file name (and lib setup, see typescript.ts),
+ * kept between requests: a new version of the snippet reuses the previous program's structure (the parsed lib,
+ * which typescript.ts caches, its references and resolutions), so a compile is the snippet's parse, a new type
+ * checker and its diagnostics, not a whole program built again. Everything is synchronous, so requests in
+ * flight at once never see each other's versions; each CheckedSnippet keeps its own program and checker.
  */
 import ts from "typescript";
 import {
   type Diagnostic,
   getLibSourceFile,
   LIB_DIR,
+  libFilesGeneration,
+  needsSeparateLibs,
   programDiagnostics,
   snippetSetup,
 } from "./typescript.ts";
@@ -89,22 +95,26 @@ const FORMAT = ts.getDefaultFormatCodeSettings("\n");
 /** Code fixes that would need other files, a command, or that only silence the checker are not offered. */
 const SKIPPED_FIXES = new Set(["disableJsDiagnostics", "fixCannotFindModule", "installTypesPackage"]);
 
-export class SnippetService {
-  readonly fileName: string;
+/**
+ * The isolate's language service for one snippet file name, with the combined lib or the lib files one by one
+ * (typescript.ts); `select` makes a text its current version.
+ */
+class SharedService {
   readonly filePath: string;
   readonly options: ts.CompilerOptions;
+  readonly rootNames: string[];
+  readonly generation = libFilesGeneration();
+  readonly service: ts.LanguageService;
   #code = "";
   #version = 0;
-  #service: ts.LanguageService;
-  #checked = new Map<string, CheckedSnippet>();
 
-  constructor(fileName = "snippet.ts") {
-    const setup = snippetSetup(fileName);
-    this.fileName = setup.fileName;
+  constructor(readonly fileName: string, combinedLib: boolean) {
+    const setup = snippetSetup(fileName, combinedLib);
     this.filePath = setup.filePath;
     this.options = setup.options;
+    this.rootNames = setup.rootNames;
     const host: ts.LanguageServiceHost = {
-      getScriptFileNames: () => [this.filePath],
+      getScriptFileNames: () => this.rootNames,
       getScriptVersion: (name) => (isLib(name) ? LIB_VERSION : String(this.#version)),
       getScriptSnapshot: (name) => {
         if (name === this.filePath) return ts.ScriptSnapshot.fromString(this.#code);
@@ -123,15 +133,56 @@ export class SnippetService {
       getDirectories: () => [],
       useCaseSensitiveFileNames: () => true,
     };
-    this.#service = ts.createLanguageService(host, registry(), ts.LanguageServiceMode.Semantic);
+    this.service = ts.createLanguageService(host, registry(), ts.LanguageServiceMode.Semantic);
+  }
+
+  select(code: string): void {
+    if (code === this.#code && this.#version > 0) return;
+    this.#code = code;
+    this.#version++;
+  }
+}
+
+/** At most this many services are kept (requests use snippet.ts and snippet.tsx, each in two lib setups). */
+const MAX_SHARED_SERVICES = 8;
+const shared = new Map<string, SharedService>();
+
+function sharedService(fileName: string, combinedLib: boolean): SharedService {
+  const key = `${combinedLib ? "combined" : "separate"}:${fileName}`;
+  let found = shared.get(key);
+  if (found && found.generation !== libFilesGeneration()) found = undefined;
+  if (!found) {
+    found = new SharedService(fileName, combinedLib);
+    shared.delete(key);
+    shared.set(key, found);
+    while (shared.size > MAX_SHARED_SERVICES) shared.delete(shared.keys().next().value!);
+  }
+  return found;
+}
+
+export class SnippetService {
+  readonly fileName: string;
+  readonly filePath: string;
+  #checked = new Map<string, CheckedSnippet>();
+
+  constructor(fileName = "snippet.ts") {
+    const setup = snippetSetup(fileName);
+    this.fileName = setup.fileName;
+    this.filePath = setup.filePath;
+  }
+
+  /** The service that compiles `code`: the combined lib unless the code has reference lines of its own. */
+  #serviceFor(code: string): SharedService {
+    return sharedService(this.fileName, !needsSeparateLibs(code));
   }
 
   /** Compiles `code` (once: a text seen before returns the same result). */
   check(code: string): CheckedSnippet {
     const seen = this.#checked.get(code);
     if (seen) return seen;
-    this.#select(code);
-    const program = this.#service.getProgram();
+    const shared = this.#serviceFor(code);
+    shared.select(code);
+    const program = shared.service.getProgram();
     const sourceFile = program?.getSourceFile(this.filePath);
     if (!program || !sourceFile) throw new Error(`internal error: ${this.filePath} missing from the program`);
     const checked: CheckedSnippet = {
@@ -147,10 +198,11 @@ export class SnippetService {
 
   /** TypeScript's own code fixes for `diagnostic` of `snippet`, each applied to the whole file. */
   codeFixes(snippet: CheckedSnippet, diagnostic: Diagnostic): CompilerFix[] {
-    this.#select(snippet.code);
+    const shared = this.#serviceFor(snippet.code);
+    shared.select(snippet.code);
     let actions: readonly ts.CodeFixAction[];
     try {
-      actions = this.#service.getCodeFixesAtPosition(
+      actions = shared.service.getCodeFixesAtPosition(
         this.filePath,
         diagnostic.start,
         diagnostic.start + diagnostic.length,
@@ -172,12 +224,6 @@ export class SnippetService {
       }
     }
     return fixes;
-  }
-
-  #select(code: string): void {
-    if (code === this.#code && this.#version > 0) return;
-    this.#code = code;
-    this.#version++;
   }
 }
 

@@ -94,6 +94,9 @@ export const fixToolDefs = {
       model: z.string().nullable(),
       provider: z.string().nullable(),
       warnings: z.array(z.string()),
+      cached: z.boolean().describe(
+        "Answered from the fix answer cache: an identical earlier request's verified answer, still valid.",
+      ),
     }),
   },
   submit_fix_feedback: {
@@ -159,6 +162,7 @@ export function getFixTools({ caller, signal }: ToolContext): ToolImpls<typeof f
           model: outcome.model,
           provider: outcome.provider,
           warnings: outcome.warnings,
+          cached: outcome.cached,
         };
       },
       render(out) {
