@@ -166,6 +166,22 @@ export async function knowledgeBaseEmbedded(sql: Sql, timeoutMs = 60_000): Promi
   );
 }
 
+/**
+ * Waits until no embedding drain of any gateway is lingering: a drain woken by pg_net keeps claiming every 200 ms
+ * for EMBED_LINGER_MS after its last wake-up, so a test that needs its own worker to claim new jobs first waits
+ * until no session has asked for claims in the last second.
+ */
+export async function embeddingDrainsIdle(sql: Sql, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    async () =>
+      (await sql`select 1 from pg_catalog.pg_stat_activity
+                 where query like '%claim_embedding_jobs%' and pid <> pg_backend_pid()
+                   and (state = 'active' or state_change > now() - interval '1 second')`).length === 0,
+    "no embedding drain lingering",
+    timeoutMs,
+  );
+}
+
 /** Points Vault's project_url (where pg_net wake-ups go) at `url`; returns a function restoring it. */
 export async function pointWakeUpsAt(sql: Sql, url: string): Promise<() => Promise<void>> {
   const [secret] =

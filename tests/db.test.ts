@@ -42,15 +42,15 @@ Deno.test({
                                               pg_current_xact_id()::text as xid`;
           const bobsRow = await tx`select id from public.code_analysis where id = ${bobs.id}`;
           const updated =
-            await tx`update public.code_analysis set status = 'rejected' where id = ${bobs.id} returning id`;
+            await tx`update public.code_analysis set suggested_fix = 'alice was here' where id = ${bobs.id} returning id`;
           return { first: first[0], second: second[0], bobsRow: bobsRow.length, updated: updated.length };
         });
         assert.deepEqual(seen.first, { user: "authenticated", uid: alice.id, xid: seen.first.xid });
         assert.equal(seen.second.xid, seen.first.xid, "one transaction");
         assert.equal(seen.bobsRow, 0, "RLS hides bob's row");
         assert.equal(seen.updated, 0, "and keeps it from alice's update");
-        const [row] = await sql`select status from public.code_analysis where id = ${bobs.id}`;
-        assert.equal(row.status, "suggested");
+        const [row] = await sql`select suggested_fix from public.code_analysis where id = ${bobs.id}`;
+        assert.equal(row.suggested_fix, "fix b");
       },
     );
 

@@ -6,7 +6,14 @@
 // The worker is a gateway of its own (1-second lease, no lingering); pg_net's wake-ups go nowhere and pg_cron's
 // embed-worker job is paused meanwhile, so only the calls here drain the queue.
 import assert from "node:assert/strict";
-import { call, embeddingsSettled, eventually, pointWakeUpsAt, startTestGateway } from "./_functions.ts";
+import {
+  call,
+  embeddingDrainsIdle,
+  embeddingsSettled,
+  eventually,
+  pointWakeUpsAt,
+  startTestGateway,
+} from "./_functions.ts";
 import { db, SERVICE_ROLE_KEY } from "./_stack.ts";
 
 const sql = db();
@@ -21,6 +28,8 @@ Deno.test({
     const [cron] = await sql`select jobid from cron.job where jobname = 'embed-worker'`;
     await sql`select cron.alter_job(${cron.jobid}, active := false)`;
     const restoreWakeUps = await pointWakeUpsAt(sql, "http://127.0.0.1:9");
+    // A drain woken before (by another test's writes) may still be lingering: it would take these jobs.
+    await embeddingDrainsIdle(sql);
     const locker = db({ max: 1 });
     try {
       await sql`create schema if not exists faults`;

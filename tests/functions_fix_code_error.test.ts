@@ -89,6 +89,7 @@ interface Outcome {
   similar: { id: string; error_code: string; similarity: number; status: string; verified: boolean }[];
   stored: { id: string } | null;
   model: string | null;
+  cached: boolean;
   provider: string | null;
   explanation: string | null;
   verification: {
@@ -448,16 +449,19 @@ Deno.test({
         "the service key retrieves the knowledge base and its own rows, never a user's (similar, prompt)",
         async () => {
           const user = await createUser(sql);
+          // Code of this step only: an earlier step's verified answer for REQUEST is in the service's cache.
+          const request = { ...REQUEST, code: `${CODE}\n// the service key's own request\n` };
           const marker = (req: FakeInferenceRequest) =>
             correct(req).replace("```ts\n", "```ts\n// the private fix of a user\n");
           fake.reset().setReply(marker);
-          const mine = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+          const mine = await call<Outcome>(llm.url, NAME, { token: user.token, body: request });
           assert.equal(mine.status, 200, JSON.stringify(mine.body));
           const privateId = mine.body.stored!.id;
 
           fake.reset().setReply(correct);
-          const served = await call<Outcome>(llm.url, NAME, { token: SERVICE_ROLE_KEY, body: REQUEST });
+          const served = await call<Outcome>(llm.url, NAME, { token: SERVICE_ROLE_KEY, body: request });
           assert.equal(served.status, 200, JSON.stringify(served.body));
+          assert.equal(served.body.cached, false, "the service's answer was built now, not from the cache");
           assert.ok(
             !served.body.similar.some((s) => s.id === privateId),
             "a user's row in the service's `similar`",
@@ -465,9 +469,14 @@ Deno.test({
           const prompt = JSON.stringify(fake.inferenceRequests()[0].body);
           assert.ok(!prompt.includes("the private fix of a user"), "a user's fix in the service's prompt");
 
-          // The same user still finds their own fix (identical code: the nearest of all).
+          // The same user still finds their own fix (all but identical code: the nearest of all; not identical,
+          // or the cache would answer with the first answer's `similar`).
           fake.reset().setReply(correct);
-          const again = await call<Outcome>(llm.url, NAME, { token: user.token, body: REQUEST });
+          const again = await call<Outcome>(llm.url, NAME, {
+            token: user.token,
+            body: { ...request, code: `${request.code}// asked again\n` },
+          });
+          assert.equal(again.body.cached, false);
           assert.equal(again.body.similar.find((s) => s.error_code === "TS2322")?.id, privateId);
         },
       );

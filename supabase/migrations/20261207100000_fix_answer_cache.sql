@@ -141,61 +141,80 @@ comment on function ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, 
 -- error code — inserted and deleted rows, and updated rows whose change retrieval or an answer could see (old
 -- and new values both). Versions are bumped in one order (error code, scope), so concurrent writers never
 -- deadlock; a writer holds its versions' rows until it commits, which orders the changes of one scope.
-create function ai._fix_knowledge_changed()
+create function ai._fix_knowledge_inserted()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  if tg_op = 'INSERT' then
-    insert into ai.fix_knowledge as k (scope, error_code, version)
-    select distinct s.scope, coalesce(n.error_code, ''), 1
-    from new_rows n
-    cross join lateral (values (n.owner::text), (case when n.shared then 'shared' end), ('all')) s (scope)
-    where s.scope is not null
-    order by 2, 1
-    on conflict (scope, error_code) do update set version = k.version + 1;
-  elsif tg_op = 'DELETE' then
-    insert into ai.fix_knowledge as k (scope, error_code, version)
-    select distinct s.scope, coalesce(o.error_code, ''), 1
-    from old_rows o
-    cross join lateral (values (o.owner::text), (case when o.shared then 'shared' end), ('all')) s (scope)
-    where s.scope is not null
-    order by 2, 1
-    on conflict (scope, error_code) do update set version = k.version + 1;
-  else
-    insert into ai.fix_knowledge as k (scope, error_code, version)
-    select distinct s.scope, coalesce(r.error_code, ''), 1
-    from old_rows o
-    join new_rows n on n.id = o.id
-    cross join lateral (values (o.owner, o.shared, o.error_code), (n.owner, n.shared, n.error_code)) r (owner, shared, error_code)
-    cross join lateral (values (r.owner::text), (case when r.shared then 'shared' end), ('all')) s (scope)
-    where s.scope is not null
-      and (o.owner is distinct from n.owner or o.shared is distinct from n.shared
-           or o.error_code is distinct from n.error_code or o.error_message is distinct from n.error_message
-           or o.code_snippet is distinct from n.code_snippet or o.suggested_fix is distinct from n.suggested_fix
-           or o.status is distinct from n.status or o.verified is distinct from n.verified
-           or o.feedback_at is distinct from n.feedback_at or o.confidence is distinct from n.confidence
-           or (o.code_embedding is null) <> (n.code_embedding is null)
-           or o.code_embedding operator(extensions.<>) n.code_embedding)
-    order by 2, 1
-    on conflict (scope, error_code) do update set version = k.version + 1;
-  end if;
+  insert into ai.fix_knowledge as k (scope, error_code, version)
+  select distinct s.scope, coalesce(n.error_code, ''), 1
+  from new_rows n
+  cross join lateral (values (n.owner::text), (case when n.shared then 'shared' end), ('all')) s (scope)
+  where s.scope is not null
+  order by 2, 1
+  on conflict (scope, error_code) do update set version = k.version + 1;
+  return null;
+end
+$$;
+
+create function ai._fix_knowledge_deleted()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into ai.fix_knowledge as k (scope, error_code, version)
+  select distinct s.scope, coalesce(o.error_code, ''), 1
+  from old_rows o
+  cross join lateral (values (o.owner::text), (case when o.shared then 'shared' end), ('all')) s (scope)
+  where s.scope is not null
+  order by 2, 1
+  on conflict (scope, error_code) do update set version = k.version + 1;
+  return null;
+end
+$$;
+
+create function ai._fix_knowledge_updated()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into ai.fix_knowledge as k (scope, error_code, version)
+  select distinct s.scope, coalesce(r.error_code, ''), 1
+  from old_rows o
+  join new_rows n on n.id = o.id
+  cross join lateral (values (o.owner, o.shared, o.error_code), (n.owner, n.shared, n.error_code)) r (owner, shared, error_code)
+  cross join lateral (values (r.owner::text), (case when r.shared then 'shared' end), ('all')) s (scope)
+  where s.scope is not null
+    and (o.owner is distinct from n.owner or o.shared is distinct from n.shared
+         or o.error_code is distinct from n.error_code or o.error_message is distinct from n.error_message
+         or o.code_snippet is distinct from n.code_snippet or o.suggested_fix is distinct from n.suggested_fix
+         or o.status is distinct from n.status or o.verified is distinct from n.verified
+         or o.feedback_at is distinct from n.feedback_at or o.confidence is distinct from n.confidence
+         or (o.code_embedding is null) <> (n.code_embedding is null)
+         or o.code_embedding operator(extensions.<>) n.code_embedding)
+  order by 2, 1
+  on conflict (scope, error_code) do update set version = k.version + 1;
   return null;
 end
 $$;
 
 create trigger fix_knowledge_insert after insert on public.code_analysis
-  referencing new table as new_rows for each statement execute function ai._fix_knowledge_changed();
+  referencing new table as new_rows for each statement execute function ai._fix_knowledge_inserted();
 create trigger fix_knowledge_delete after delete on public.code_analysis
-  referencing old table as old_rows for each statement execute function ai._fix_knowledge_changed();
+  referencing old table as old_rows for each statement execute function ai._fix_knowledge_deleted();
 create trigger fix_knowledge_update after update on public.code_analysis
   referencing old table as old_rows new table as new_rows for each statement
-  execute function ai._fix_knowledge_changed();
+  execute function ai._fix_knowledge_updated();
 
 revoke all on function ai.fix_knowledge_of(uuid, text), ai.fix_cache_lookup(uuid, text, text),
-  ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, interval), ai._fix_knowledge_changed()
+  ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, interval), ai._fix_knowledge_inserted(),
+  ai._fix_knowledge_deleted(), ai._fix_knowledge_updated()
   from public, anon, authenticated;
 grant execute on function ai.fix_knowledge_of(uuid, text), ai.fix_cache_lookup(uuid, text, text),
   ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, interval) to service_role;
