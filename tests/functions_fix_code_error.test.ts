@@ -458,6 +458,9 @@ Deno.test({
           assert.equal(mine.status, 200, JSON.stringify(mine.body));
           const privateId = mine.body.stored!.id;
 
+          // The service's own fixes from earlier steps (owner null) would be adapted to this code, once the
+          // pipeline has embedded them, and answer without the LLM: gone, the LLM is asked and its prompt seen.
+          await sql`delete from public.code_analysis where owner is null and not shared`;
           fake.reset().setReply(correct);
           const served = await call<Outcome>(llm.url, NAME, { token: SERVICE_ROLE_KEY, body: request });
           assert.equal(served.status, 200, JSON.stringify(served.body));
@@ -466,6 +469,7 @@ Deno.test({
             !served.body.similar.some((s) => s.id === privateId),
             "a user's row in the service's `similar`",
           );
+          assert.equal(served.body.source, "llm", JSON.stringify(served.body.reference));
           const prompt = JSON.stringify(fake.inferenceRequests()[0].body);
           assert.ok(!prompt.includes("the private fix of a user"), "a user's fix in the service's prompt");
 
