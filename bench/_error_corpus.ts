@@ -2,6 +2,7 @@
 // error kinds from templates, each with varied identifiers, types, modules, literals and surrounding code,
 // deterministic for a seed; with the text an error is embedded as (public.error_embedding_text) and pgvector's
 // text form of a vector.
+import { embed } from "../stack/embedding_model.ts";
 
 // Deterministic generators ------------------------------------------------------------------------------------
 /** mulberry32: a small seeded PRNG. */
@@ -496,3 +497,18 @@ export function randomUnitVector(rng: Rng): number[] {
 // float32 values need 9 significant digits to round-trip through pgvector's text input.
 export const vectorText = (v: ArrayLike<number>) =>
   "[" + Array.from(v, (x) => Number(x.toPrecision(9))).join(",") + "]";
+
+/** The vectors of `texts` in pgvector's text form, embedded `batch` texts at a time with the stack's model. */
+export async function embedAsText(texts: string[], batch: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < texts.length; i += batch) {
+    for (const v of await embed(texts.slice(i, i + batch))) out.push(vectorText(v));
+  }
+  return out;
+}
+
+/** A value in COPY's text format (`\\N` for null). */
+export const copyText = (s: string | null) =>
+  s === null
+    ? "\\N"
+    : s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");

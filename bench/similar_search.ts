@@ -27,8 +27,8 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import postgres from "postgres";
-import { embed, embeddingModelInfo } from "../stack/embedding_model.ts";
-import { diagnostic, errorText, prng, vectorText } from "./_error_corpus.ts";
+import { embeddingModelInfo } from "../stack/embedding_model.ts";
+import { copyText, diagnostic, embedAsText, errorText, prng } from "./_error_corpus.ts";
 
 function option(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -70,18 +70,11 @@ async function loadCorpus(rows: number): Promise<number | null> {
             error_message text, code_snippet text, suggested_fix text, code_embedding extensions.vector(384),
             status text, verified boolean, confidence real)`;
   const rng = prng(SEED);
-  const esc = (s: string) =>
-    s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");
   let embedMs = 0;
   for (let done = 0; done < rows; done += CHUNK) {
     const chunk = Array.from({ length: Math.min(CHUNK, rows - done) }, () => diagnostic(rng));
     const t0 = performance.now();
-    const vectors: string[] = [];
-    for (let i = 0; i < chunk.length; i += EMBED_BATCH) {
-      for (const v of await embed(chunk.slice(i, i + EMBED_BATCH).map(errorText))) {
-        vectors.push(vectorText(v));
-      }
-    }
+    const vectors = await embedAsText(chunk.map(errorText), EMBED_BATCH);
     embedMs += performance.now() - t0;
     const lines = chunk.map((d, i) => {
       const r = rng();
@@ -97,7 +90,7 @@ async function loadCorpus(rows: number): Promise<number | null> {
         status,
         rng() < 0.3 ? "t" : "f",
         String(Math.round(rng() * 100) / 100),
-      ].map(esc).join("\t") + "\n";
+      ].map(copyText).join("\t") + "\n";
     });
     const writable = await sql.unsafe(`copy bench_similar_corpus.corpus from stdin`).writable();
     await pipeline(Readable.from(lines), writable);
@@ -325,11 +318,8 @@ await sql`create table bench_similar.visible (id uuid primary key, code_embeddin
 await createPrevious();
 
 const queryRng = prng(SEED + 7919);
-const queryVectors: string[] = [];
 const queryTexts = Array.from({ length: QUERIES }, () => errorText(diagnostic(queryRng)));
-for (let i = 0; i < queryTexts.length; i += EMBED_BATCH) {
-  for (const v of await embed(queryTexts.slice(i, i + EMBED_BATCH))) queryVectors.push(vectorText(v));
-}
+const queryVectors = await embedAsText(queryTexts, EMBED_BATCH);
 
 // Users: the one measured, and the other tenants.
 const [user] =

@@ -35,10 +35,12 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import postgres from "postgres";
-import { embed, embeddingModelInfo } from "../stack/embedding_model.ts";
+import { embeddingModelInfo } from "../stack/embedding_model.ts";
 import {
+  copyText,
   type Diagnostic,
   diagnostic,
+  embedAsText,
   errorText,
   prng,
   randomUnitVector,
@@ -80,11 +82,6 @@ if (STORAGE && !["plain", "main", "external"].includes(STORAGE)) {
 const sql = postgres(dbUrl, { max: 1, prepare: false, onnotice: () => {}, idle_timeout: 0 });
 
 // Loading -------------------------------------------------------------------------------------------------------
-const copyText = (s: string | null) =>
-  s === null
-    ? "\\N"
-    : s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");
-
 function statusOf(rng: Rng): { status: string; verified: boolean; confidence: number } {
   const r = rng();
   return {
@@ -130,12 +127,7 @@ async function loadTextRows(rows: number): Promise<{ embedSeconds: number; loadS
   for (let done = 0; done < rows; done += CHUNK) {
     const chunk = Array.from({ length: Math.min(CHUNK, rows - done) }, () => diagnostic(rng));
     const t0 = performance.now();
-    const vectors: string[] = [];
-    for (let i = 0; i < chunk.length; i += EMBED_BATCH) {
-      for (const v of await embed(chunk.slice(i, i + EMBED_BATCH).map(errorText))) {
-        vectors.push(vectorText(v));
-      }
-    }
+    const vectors = await embedAsText(chunk.map(errorText), EMBED_BATCH);
     const t1 = performance.now();
     await copyRows(chunk.map((d, i) => rowLine(d, vectors[i], rng, "bench-text")));
     const t2 = performance.now();
@@ -449,10 +441,7 @@ await sql`drop index if exists public.code_analysis_code_embedding_idx`;
 // Queries: fresh diagnostics from the same generators (another seed), embedded the same way.
 const queryRng = prng(SEED + 7919);
 const queryTexts = Array.from({ length: QUERIES }, () => errorText(diagnostic(queryRng)));
-const queryVectors: string[] = [];
-for (let i = 0; i < queryTexts.length; i += EMBED_BATCH) {
-  for (const v of await embed(queryTexts.slice(i, i + EMBED_BATCH))) queryVectors.push(vectorText(v));
-}
+const queryVectors = await embedAsText(queryTexts, EMBED_BATCH);
 
 console.log(`\n== Embeddings of generated TypeScript error texts ==`);
 const loaded = await loadTextRows(ROWS);

@@ -141,7 +141,8 @@ comment on function ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, 
 -- error code — inserted and deleted rows, and updated rows whose change retrieval or an answer could see (old
 -- and new values both). Versions are bumped in one order (error code, scope), so concurrent writers never
 -- deadlock; a writer holds its versions' rows until it commits, which orders the changes of one scope.
-create function ai._fix_knowledge_inserted()
+-- Inserted and deleted rows: one function, the transition table named changed_rows by each trigger.
+create function ai._fix_knowledge_rows_changed()
 returns trigger
 language plpgsql
 security definer
@@ -149,27 +150,9 @@ set search_path = ''
 as $$
 begin
   insert into ai.fix_knowledge as k (scope, error_code, version)
-  select distinct s.scope, coalesce(n.error_code, ''), 1
-  from new_rows n
-  cross join lateral (values (n.owner::text), (case when n.shared then 'shared' end), ('all')) s (scope)
-  where s.scope is not null
-  order by 2, 1
-  on conflict (scope, error_code) do update set version = k.version + 1;
-  return null;
-end
-$$;
-
-create function ai._fix_knowledge_deleted()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  insert into ai.fix_knowledge as k (scope, error_code, version)
-  select distinct s.scope, coalesce(o.error_code, ''), 1
-  from old_rows o
-  cross join lateral (values (o.owner::text), (case when o.shared then 'shared' end), ('all')) s (scope)
+  select distinct s.scope, coalesce(c.error_code, ''), 1
+  from changed_rows c
+  cross join lateral (values (c.owner::text), (case when c.shared then 'shared' end), ('all')) s (scope)
   where s.scope is not null
   order by 2, 1
   on conflict (scope, error_code) do update set version = k.version + 1;
@@ -205,16 +188,16 @@ end
 $$;
 
 create trigger fix_knowledge_insert after insert on public.code_analysis
-  referencing new table as new_rows for each statement execute function ai._fix_knowledge_inserted();
+  referencing new table as changed_rows for each statement execute function ai._fix_knowledge_rows_changed();
 create trigger fix_knowledge_delete after delete on public.code_analysis
-  referencing old table as old_rows for each statement execute function ai._fix_knowledge_deleted();
+  referencing old table as changed_rows for each statement execute function ai._fix_knowledge_rows_changed();
 create trigger fix_knowledge_update after update on public.code_analysis
   referencing old table as old_rows new table as new_rows for each statement
   execute function ai._fix_knowledge_updated();
 
 revoke all on function ai.fix_knowledge_of(uuid, text), ai.fix_cache_lookup(uuid, text, text),
-  ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, interval), ai._fix_knowledge_inserted(),
-  ai._fix_knowledge_deleted(), ai._fix_knowledge_updated()
+  ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, interval), ai._fix_knowledge_rows_changed(),
+  ai._fix_knowledge_updated()
   from public, anon, authenticated;
 grant execute on function ai.fix_knowledge_of(uuid, text), ai.fix_cache_lookup(uuid, text, text),
   ai.fix_cache_store(uuid, text, text, jsonb, bigint[], uuid, interval) to service_role;
