@@ -19,27 +19,18 @@ import {
   type TestUser,
 } from "./_functions.ts";
 import { db, SERVICE_ROLE_KEY } from "./_stack.ts";
+import { convertId, LABEL_ERROR, LABEL_FILE } from "./_label_file.ts";
 
 const sql = db();
 
-// A function whose error neither the compiler's code fixes nor the knowledge base fix: the LLM is asked.
-const CODE = `interface User {
-  id: number;
-  name: string;
-}
-
-export function label(user: User): string {
-  const id: string = user.id;
-  return id + ":" + user.name;
-}
-`;
+const CODE = LABEL_FILE;
 const REQUEST = {
-  error: "src/label.ts(7,9): error TS2322: Type 'number' is not assignable to type 'string'.",
+  error: LABEL_ERROR,
   code: CODE,
   file_path: "src/label.ts",
 };
 const correct = (req: FakeInferenceRequest) =>
-  "```ts\n" + snippetOf(req.messages).replace("= user.id;", "= String(user.id);") + "\n```\nConverted it.";
+  "```ts\n" + convertId(snippetOf(req.messages)) + "\n```\nConverted it.";
 const asAny = (req: FakeInferenceRequest) =>
   "```ts\n" + snippetOf(req.messages).replace("= user.id;", "= user.id as any;") + "\n```\nCast it.";
 

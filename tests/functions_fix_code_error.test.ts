@@ -25,31 +25,15 @@ import {
   startTestGateway,
 } from "./_functions.ts";
 import { ANON_KEY, db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
+import { convertId, LABEL_ERROR, LABEL_FILE } from "./_label_file.ts";
 
 const sql = db();
 const NAME = "fix-code-error";
 
-// A file with two functions, an interface and a constant; the error is in one function. Neither the compiler's
-// code fixes nor the knowledge base's past fixes fix it, so the LLM is asked.
-const CODE = `interface User {
-  id: number;
-  name: string;
-}
-
-export function label(user: User): string {
-  const id: string = user.id;
-  return id + ":" + user.name;
-}
-
-export function greet(user: User): string {
-  return "Hello, " + user.name;
-}
-
-export const MAX_USERS = 10;
-`;
-const ERROR = "src/label.ts(7,9): error TS2322: Type 'number' is not assignable to type 'string'.";
+const CODE = LABEL_FILE;
+const ERROR = LABEL_ERROR;
 const REQUEST = { error: ERROR, code: CODE, file_path: "src/label.ts" };
-const honest = (code: string) => code.replace("= user.id;", "= String(user.id);");
+const honest = convertId;
 
 // An error a knowledge-base fix (a string literal where a number belongs) fixes once adapted to this code.
 const ORDER = `interface Order {

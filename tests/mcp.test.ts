@@ -12,6 +12,7 @@ import { type ExtraGateway, startExtraGateway } from "../stack/attach.ts";
 import { ANON_KEY, db, eventually, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 import { CHEAT_KINDS, type FakeLlmServer, lyingReply, startFakeLlmServer } from "./fakes/llm_server.ts";
 import { unfenceValue } from "../supabase/functions/_shared/mcp/untrusted.ts";
+import { convertId, LABEL_FILE } from "./_label_file.ts";
 
 const sql = db();
 
@@ -103,12 +104,9 @@ const BROKEN =
   'interface Order {\n  total: number;\n}\n\nconst order: Order = { total: "12.50" };\nconsole.log(order);\n';
 const MESSAGE = "Type 'string' is not assignable to type 'number'.";
 // An error no compiler code fix and no knowledge-base fix fixes: only the LLM can (or the nearest past fix).
-const LABEL =
-  `interface User {\n  id: number;\n  name: string;\n}\n\nexport function label(user: User): string {\n` +
-  `  const id: string = user.id;\n  return id + ":" + user.name;\n}\n\nexport function greet(user: User): string {\n` +
-  `  return "Hello, " + user.name;\n}\n\nexport const MAX_USERS = 10;\n`;
+const LABEL = LABEL_FILE;
 const LABEL_ERROR = "TS2322: Type 'number' is not assignable to type 'string'.";
-const stringifyId = (code: string) => code.replace("= user.id;", "= String(user.id);");
+const stringifyId = convertId;
 
 Deno.test({
   name: "mcp: the tools through the stack's gateway",

@@ -16,6 +16,7 @@ import {
 } from "../supabase/functions/_shared/verify_fix.ts";
 import { CHEAT_KINDS, type CheatKind, cheatOn } from "./fakes/llm_server.ts";
 import { extractCode } from "../supabase/functions/_shared/extract_code.ts";
+import { LABEL_FILE } from "./_label_file.ts";
 
 const BROKEN = `interface User {
   id: number;
@@ -380,22 +381,7 @@ Deno.test("verifyFix: an error that does not reproduce in the given code is neve
 // verifyFix against a lying model: each class of cheat, computed on realistic files by the fake LLM's
 // cheatOn (tests/fakes/llm_server.ts), is refused by the rule named for it; honest fixes pass every rule.
 
-const TWO_FUNCTIONS = `interface User {
-  id: number;
-  name: string;
-}
-
-export function label(user: User): string {
-  const id: string = user.id;
-  return id + ":" + user.name;
-}
-
-export function greet(user: User): string {
-  return "Hello, " + user.name;
-}
-
-export const MAX_USERS = 10;
-`;
+const TWO_FUNCTIONS = LABEL_FILE;
 
 const VOID_FUNCTION = `export function logTotal(items: number[]): void {
   const total: string = items.reduce((a, b) => a + b, 0);
