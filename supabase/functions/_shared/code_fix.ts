@@ -21,15 +21,8 @@ import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
 import { logWithId } from "./http.ts";
 import { fence, oneLine, untrustedBlock } from "./mcp/untrusted.ts";
-import {
-  cappedMaxTokens,
-  enforceRateLimit,
-  enforceTokenBudget,
-  estimatedUsage,
-  reserveTokens,
-  usageOf,
-} from "./limits.ts";
-import { failureText, recordLlmCall } from "./llm_log.ts";
+import { cappedMaxTokens, enforceRateLimit, enforceTokenBudget } from "./limits.ts";
+import { meterLlmCall } from "./llm_meter.ts";
 import { guardCompile } from "./compile_guard.ts";
 import { type FixCacheEntry, lookupFixAnswer, storeFixAnswer } from "./fix_cache.ts";
 import { adaptedCandidates, type Candidate, compilerCandidates, type LocalFixInput } from "./local_fixes.ts";
@@ -241,51 +234,18 @@ async function askModel(
   const model = llm.resolveModel(input.model);
   // Every call reserves its most against the owner's (and the project's) budget, and settles once recorded.
   const maxTokens = cappedMaxTokens();
-  const reservation = await reserveTokens(ctx.owner, messages, maxTokens);
-  const started = performance.now();
-  let result: LlmResult;
-  let responseId: string;
-  try {
-    try {
-      result = await llm.chat({
-        messages,
-        model,
-        temperature: 0.2,
-        max_tokens: maxTokens,
-        signal: ctx.signal,
-      });
-    } catch (error) {
-      const e = error as Error & { status?: number | null };
-      await recordLlmCall(db(), {
-        owner: ctx.owner,
-        functionName: ctx.functionName,
-        provider: llm.provider,
-        model,
-        messages,
-        response: null,
-        usage: estimatedUsage(messages, "", e.status ?? null),
-        latencyMs: performance.now() - started,
-        error: failureText(error),
-        httpStatus: e.status ?? null,
-        metadata: { usage_estimated: true },
-      });
-      throw error;
-    }
-    const { usage, estimated } = usageOf(messages, result.text, result.usage);
-    responseId = await recordLlmCall(db(), {
-      owner: ctx.owner,
-      functionName: ctx.functionName,
-      provider: result.provider,
-      model: result.model,
-      messages,
-      response: result.text,
-      usage,
-      latencyMs: result.latency_ms,
-      metadata: estimated ? { usage_estimated: true } : undefined,
-    });
-  } finally {
-    await reservation.settle();
-  }
+  const call = await meterLlmCall({
+    owner: ctx.owner,
+    functionName: ctx.functionName,
+    provider: llm.provider,
+    model,
+    messages,
+    maxTokens,
+  });
+  const result = await call.attempt(() =>
+    llm.chat({ messages, model, temperature: 0.2, max_tokens: maxTokens, signal: ctx.signal })
+  );
+  const responseId = await call.answered(result);
   const fix = extractCode(result.text);
   const check = fix === null ? null : verifyFix({
     code: input.code,

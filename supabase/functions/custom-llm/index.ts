@@ -11,16 +11,8 @@
 // provider did not say); a caller who goes away aborts the upstream call.
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
-import { db } from "../_shared/db.ts";
 import { CORS_HEADERS, HttpError, json, readJson, route } from "../_shared/http.ts";
-import {
-  cappedMaxTokens,
-  enforceRateLimit,
-  enforceTokenBudget,
-  estimatedUsage,
-  reserveTokens,
-  usageOf,
-} from "../_shared/limits.ts";
+import { cappedMaxTokens, enforceRateLimit, enforceTokenBudget, estimatedUsage } from "../_shared/limits.ts";
 import {
   type ChatMessage,
   type Llm,
@@ -30,7 +22,8 @@ import {
   toChatCompletion,
 } from "../_shared/llm.ts";
 import { configuredLlm } from "../_shared/llm_env.ts";
-import { failureText, recordLlmCall } from "../_shared/llm_log.ts";
+import { failureText } from "../_shared/llm_log.ts";
+import { meterLlmCall } from "../_shared/llm_meter.ts";
 
 const Message = z.object({
   role: z.enum(["system", "user", "assistant"]),
@@ -121,56 +114,20 @@ Deno.serve(route(["POST"], async (req) => {
     // The caller going away (a closed connection) aborts the upstream call.
     signal: req.signal,
   };
-  const reservation = await reserveTokens(caller.userId, messages, maxTokens);
-  const started = performance.now();
-  const record = (
-    fields:
-      & { response: string | null; error?: string; httpStatus?: number | null }
-      & Partial<
-        {
-          usage: LlmUsage;
-          latencyMs: number;
-          model: string;
-          estimated: boolean;
-        }
-      >,
-  ) =>
-    recordLlmCall(db(), {
-      owner: caller.userId,
-      functionName: "custom-llm",
-      provider: llm.provider,
-      model: fields.model ?? model,
-      messages,
-      response: fields.response,
-      usage: fields.usage,
-      latencyMs: fields.latencyMs ?? performance.now() - started,
-      stream: body.stream,
-      error: fields.error,
-      httpStatus: fields.httpStatus,
-      metadata: fields.estimated ? { usage_estimated: true } : undefined,
-    }).finally(() => reservation.settle());
+  const call = await meterLlmCall({
+    owner: caller.userId,
+    functionName: "custom-llm",
+    provider: llm.provider,
+    model,
+    messages,
+    maxTokens,
+    stream: body.stream,
+  });
   // A prompt goes to Ollama's /api/generate; anything else is a chat.
   const asGenerate = body.prompt !== undefined && llm.kind === "ollama";
 
-  // A call that fails is recorded with its reason (and the upstream status) before the error answers.
-  const orRecordFailure = async <T>(call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } catch (error) {
-      const e = error as Error & { status?: number | null };
-      await record({
-        response: null,
-        error: failureText(error),
-        httpStatus: e.status ?? null,
-        usage: estimatedUsage(messages, "", e.status ?? null),
-        estimated: true,
-      });
-      throw error;
-    }
-  };
-
   if (!body.stream) {
-    const result = await orRecordFailure(() =>
+    const result = await call.attempt(() =>
       asGenerate
         ? llm.generate({
           ...request,
@@ -179,18 +136,13 @@ Deno.serve(route(["POST"], async (req) => {
         })
         : llm.chat({ ...request, messages })
     );
-    const id = await record({
-      response: result.text,
-      ...usageOf(messages, result.text, result.usage),
-      latencyMs: result.latency_ms,
-      model: result.model,
-    });
+    const id = await call.answered(result);
     return json({ ...toChatCompletion(result), llm_response_id: id }, 200, {
       "x-llm-response-id": id,
     });
   }
 
-  const upstream = await orRecordFailure(() =>
+  const upstream = await call.attempt(() =>
     asGenerate
       ? llm.generateStream({
         ...request,
@@ -201,17 +153,11 @@ Deno.serve(route(["POST"], async (req) => {
   );
   const { stream, partial, usage } = tapped(upstream);
   const recorded = stream.result().then(
-    (result) =>
-      record({
-        response: result.text,
-        ...usageOf(messages, result.text, result.usage),
-        latencyMs: result.latency_ms,
-        model: result.model,
-      }),
+    (result) => call.answered(result),
     // Failed midway, or dropped by the client (even after the last chunk): what was used, as the provider
     // said or else estimated from the prompt and the text generated.
     (error) =>
-      record({
+      call.record({
         response: partial() || null,
         error: failureText(error),
         usage: usage() ?? estimatedUsage(messages, partial()),
