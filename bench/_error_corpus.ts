@@ -18,7 +18,7 @@ export function prng(seed: number): () => number {
 }
 
 export type Rng = () => number;
-export const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)];
+const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)];
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
 
 const NOUNS =

@@ -9,14 +9,16 @@
 --                               many, the HNSW index of all retrievable rows, filtered to the owner (a large
 --                               share of the rows: the iterative scan finds enough quickly).
 --
--- Why: a user who owns 1 % of 100k rows used to get one HNSW scan over all of them with the RLS filter; to
--- find enough rows that pass, pgvector's iterative scan walked far through other tenants' rows (slow, and
--- relaxed: results could be missed). The result is the same set of rows, ranked the same way; see
+-- Why: the previous definition filtered one scan of all rows with `shared or owner is not distinct from uid`;
+-- at 100k rows the planner answered it with a sequential scan and a sort for the service role and for users
+-- alike (p50 84-202 ms), and an HNSW scan through RLS walks far through other tenants' rows for a user's few
+-- (slow, and relaxed: results can be missed). The result is the same set of rows, ranked the same way; see
 -- bench/similar_search.ts (service role, and a user with 1 % of the rows, each against the plain HNSW query on
 -- the same rows, recall against the exact answer, and the sequential scans Postgres did: none).
 --
--- "Few" is decided per call by counting the caller's retrievable rows up to the threshold (an index-only scan
--- of the partial owner index). At the threshold an exact search costs about what an HNSW walk does.
+-- "Few" is the planner's choice for the own-rows branch, from the statistics on owner with the caller's actual
+-- id (plan_cache_mode force_custom_plan): the partial owner index and a sort when it expects few rows, the HNSW
+-- index when it expects many (pgvector 0.8 costs a filtered HNSW scan by its selectivity).
 
 create index code_analysis_shared_embedding_idx on public.code_analysis
   using hnsw (code_embedding extensions.vector_cosine_ops)
