@@ -553,6 +553,7 @@ async function requestParts(user: TestUser, llmBaseUrl: string): Promise<void> {
   Deno.env.set("SUPABASE_DB_URL", SUPABASE_DB_URL);
   const { callerOf } = await import("../supabase/functions/_shared/auth.ts");
   const { SnippetService } = await import("../supabase/functions/_shared/ts_service.ts");
+  const { checkAll } = await import("../supabase/functions/_shared/ts_batch.ts");
   const { adaptedCandidates } = await import("../supabase/functions/_shared/local_fixes.ts");
   const { errorEmbeddingText, findSimilarFixes } = await import(
     "../supabase/functions/_shared/similar_fixes.ts"
@@ -593,8 +594,16 @@ async function requestParts(user: TestUser, llmBaseUrl: string): Promise<void> {
       ),
     ],
     [
-      "compile new code (the isolate's language service)",
+      "compile new code alone (the isolate's language service)",
       await timeIt(N, () => new SnippetService().check(fresh())),
+    ],
+    [
+      "compile new code, 8 requests' at once (ts_batch.ts), per request",
+      (await timeIt(
+        N,
+        () => Promise.all(Array.from({ length: 8 }, () => checkAll(new SnippetService(), [fresh()]))),
+      )) /
+      8,
     ],
     [
       "the compiler's code fixes for the error",
@@ -625,6 +634,7 @@ async function requestParts(user: TestUser, llmBaseUrl: string): Promise<void> {
           service,
           original,
           target: original.diagnostics[0],
+          fixes: [],
         }, similar);
       }),
     ],
@@ -681,7 +691,12 @@ async function fixBenchmark(): Promise<void> {
   try {
     for (const processes of settings) {
       const gateway = startExtraGateway(
-        openAiCompatibleEnv(fake.openaiBaseURL, { RATE_LIMIT_PER_MINUTE: "0" }),
+        openAiCompatibleEnv(fake.openaiBaseURL, {
+          RATE_LIMIT_PER_MINUTE: "0",
+          ...(Deno.env.get("TS_BATCH_WAIT_MS")
+            ? { TS_BATCH_WAIT_MS: Deno.env.get("TS_BATCH_WAIT_MS")! }
+            : {}),
+        }),
         { processesPerFunction: processes },
       );
       try {

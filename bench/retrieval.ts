@@ -25,6 +25,7 @@
 import postgres from "postgres";
 import { embed, embeddingModelInfo } from "../stack/embedding_model.ts";
 import { localFix, type PastFix } from "../supabase/functions/_shared/local_fixes.ts";
+import { checkOriginal } from "../supabase/functions/_shared/ts_batch.ts";
 import { SnippetService } from "../supabase/functions/_shared/ts_service.ts";
 import { diagnoseSnippet } from "../supabase/functions/_shared/typescript.ts";
 import { findTarget } from "../supabase/functions/_shared/verify_fix.ts";
@@ -244,11 +245,14 @@ async function main() {
       const past = await sameCodeFixes(tx, vectors[i], q.code);
       const started = performance.now();
       const service = new SnippetService();
-      const original = service.check(q.snippet);
-      const { target } = findTarget(original.diagnostics, q.code, q.message);
+      const { original, target, fixes } = await checkOriginal(
+        service,
+        q.snippet,
+        (diagnostics) => findTarget(diagnostics, q.code, q.message).target,
+      );
       const { chosen } = target
-        ? localFix(
-          { code: q.snippet, errorCode: q.code, errorMessage: q.message, service, original, target },
+        ? await localFix(
+          { code: q.snippet, errorCode: q.code, errorMessage: q.message, service, original, target, fixes },
           past,
         )
         : { chosen: null };

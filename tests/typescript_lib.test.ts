@@ -6,8 +6,6 @@
 // JSX, scripts against modules, global augmentation); code with `/// <reference …>` lines of its own is compiled
 // with the lib files one by one; and a service reused by many requests answers each as a fresh one would.
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ROOT } from "../stack/config.ts";
 import { SnippetService } from "../supabase/functions/_shared/ts_service.ts";
 import {
   COMBINED_LIB,
@@ -15,45 +13,13 @@ import {
   needsSeparateLibs,
 } from "../supabase/functions/_shared/typescript.ts";
 import { db } from "./_stack.ts";
-
-const EDGE_CASES = [
-  `interface Order { id: number; total: number }\nconst order: Order = { id: 1, total: "1" };\nconsole.log(order.total);\n`,
-  `const name = 1;\n`, // a script's global clashes with lib.dom's
-  `export const name = 1;\n`, // a module's does not
-  `consol.log(1);\n`, // "Did you mean 'console'?" from the globals
-  `const el = documnt.body;\n`,
-  `[1].findLast((x) => x > 0);\n`, // "Do you need to change your target library?"
-  `Object.groupBy([1], (x) => x);\n`,
-  `const s = new Set([1]).union(new Set([2]));\n`,
-  `"a".replaceAll("a", 1);\n`,
-  `document.querySelector("a").href = 1;\n`,
-  `export async function f() { const r = await fetch("x"); return r.json().then((j) => j.x); }\n`,
-  `import { x } from "./y";\nx();\n`,
-  `new Map<string, number>().get("a").toFixed();\n`,
-  `const e = new Error("x", { cause: 1 }); e.cause.y;\n`,
-  `setTimeout(() => {}, "1");\n`,
-  `type T = Awaited<Promise<string>>;\nconst t: T = 1;\n`,
-  `declare global { interface Window { extra: number } }\nexport {};\nwindow.extra = "1";\n`,
-  `const p: Promise<number> = Promise.resolve("x");\n`,
-  `class A { m() { return this.n; } }\n`,
-  `let v = new Uint8Array(2); v.toSorted();\n`,
-  `const x = structuredClone({ a: 1 }); x.b;\n`,
-  `Symbol.asyncIterator; Promise.any([]).then((v) => v.x);\n`,
-  `for (const [k, v] of Object.entries({ a: 1 })) k.toFixed(v);\n`,
-];
+import { compileCorpus, EDGE_CASES } from "./_ts_corpus.ts";
 
 Deno.test("typescript: the combined lib gives the diagnostics of the lib files one by one", async () => {
   const sql = db();
   try {
-    const kb = await sql<{ code_snippet: string; suggested_fix: string | null }[]>`
-      select code_snippet, suggested_fix from public.code_analysis where shared`;
-    assert.ok(kb.length >= 50, `the knowledge base has ${kb.length} rows`);
-    const project = join(ROOT, "tests", "fixtures", "fix-project", "src");
-    const files = [];
-    for await (const entry of Deno.readDir(project)) {
-      if (entry.isFile) files.push(await Deno.readTextFile(join(project, entry.name)));
-    }
-    const corpus = [...EDGE_CASES, ...kb.flatMap((r) => [r.code_snippet, r.suggested_fix ?? ""]), ...files];
+    const { corpus, knowledgeBase } = await compileCorpus(sql);
+    assert.ok(knowledgeBase >= 50, `the knowledge base has ${knowledgeBase} rows`);
     let withDiagnostics = 0;
     for (const code of corpus) {
       for (const fileName of ["snippet.ts", "snippet.tsx"]) {

@@ -13,7 +13,7 @@
 // For callers of the functions (fixForCaller) a verified answer is kept in the fix answer cache (fix_cache.ts)
 // and an identical request is answered from it, `cached: true`, while the knowledge it was built on holds.
 import type { Caller } from "./auth.ts";
-import { db, toVector } from "./db.ts";
+import { sendSteps, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
 import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
@@ -21,12 +21,13 @@ import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
 import { logWithId } from "./http.ts";
 import { fence, oneLine, untrustedBlock } from "./mcp/untrusted.ts";
-import { cappedMaxTokens, enforceRateLimit, enforceTokenBudget } from "./limits.ts";
+import { cappedMaxTokens, rateLimitStep, tokenBudgetStep } from "./limits.ts";
 import { meterLlmCall } from "./llm_meter.ts";
-import { guardCompile } from "./compile_guard.ts";
-import { type FixCacheEntry, lookupFixAnswer, storeFixAnswer } from "./fix_cache.ts";
+import { guardCompile, quarantineStep } from "./compile_guard.ts";
+import { fixAnswerStep, type FixCacheEntry, storeFixAnswer } from "./fix_cache.ts";
 import { adaptedCandidates, type Candidate, compilerCandidates, type LocalFixInput } from "./local_fixes.ts";
 import { SnippetService } from "./ts_service.ts";
+import { checkAll, checkOriginal, openBatching } from "./ts_batch.ts";
 import type { Diagnostic } from "./typescript.ts";
 import {
   normalizeErrorCode,
@@ -64,6 +65,8 @@ export interface FixContext {
   llmFailure?: "retrieval" | "throw";
   /** Where a verified answer goes in the fix answer cache (fixForCaller); none: not cached. */
   cache?: FixCacheEntry | null;
+  /** The code's compile quarantine was checked already (fixForCaller sends it with its other statements). */
+  quarantineChecked?: boolean;
 }
 
 export interface FixOutcome {
@@ -247,6 +250,7 @@ async function askModel(
   );
   const responseId = await call.answered(result);
   const fix = extractCode(result.text);
+  if (fix !== null) await checkAll(target.service, [fix]);
   const check = fix === null ? null : verifyFix({
     code: input.code,
     fixedCode: fix,
@@ -296,17 +300,36 @@ function triedOf(source: "compiler" | "retrieval" | "llm", name: string, check: 
 }
 
 export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
+  // Other requests' compiles may wait for this one's, to share a program (ts_batch.ts).
+  const leave = openBatching();
+  try {
+    return await fix(ctx, input);
+  } finally {
+    leave();
+  }
+}
+
+async function fix(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
   const parsed = parseError(input.error, input.errorCode);
-  // One language service for the whole request: the code is compiled once, each candidate once. Code the
-  // compiler cannot finish is quarantined and refused (compile_guard.ts).
+  // One SnippetService for the whole request: the code is compiled once, each candidate once (in a program
+  // shared with other requests' snippets where it may, ts_batch.ts), and TypeScript's code fixes come from the
+  // original's program. Code the compiler cannot finish is quarantined and refused (compile_guard.ts).
   const service = new SnippetService(fileNameOf(input));
-  const original = await guardCompile(input.code, fileNameOf(input), "code", () => service.check(input.code));
-  const before = original.diagnostics;
-  const target = targetDiagnostic(before, parsed.code, parsed.message);
+  const { original, target, fixes } = await guardCompile(
+    input.code,
+    fileNameOf(input),
+    "code",
+    () =>
+      checkOriginal(
+        service,
+        input.code,
+        (diagnostics) => targetDiagnostic(diagnostics, parsed.code, parsed.message),
+      ),
+  );
   const code = parsed.code ?? target?.code ?? null;
   const message = parsed.message;
   const warnings: string[] = [];
-  if (!target || (code !== null && target.code !== code)) {
+  if (!target) {
     warnings.push(
       `the compiler reports no ${
         code ?? "error"
@@ -337,11 +360,11 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
 
   // 1. TypeScript's own code fixes (no LLM, no database).
   const local: LocalFixInput | null = target && code && target.code === code
-    ? { code: input.code, errorCode: code, errorMessage: message, service, original, target }
+    ? { code: input.code, errorCode: code, errorMessage: message, service, original, target, fixes }
     : null;
   let chosen: Candidate | null = null;
   if (local) {
-    const candidates = compilerCandidates(local);
+    const candidates = await compilerCandidates(local);
     outcome.tried.push(...candidates.map((c) => triedOf(c.source, c.name, c.check)));
     chosen = candidates.find((c) => c.check.verified) ?? null;
   }
@@ -352,7 +375,7 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
 
   // 2. Past fixes of the same error, adapted to this code.
   if (local && !chosen) {
-    const candidates = adaptedCandidates(local, similar);
+    const candidates = await adaptedCandidates(local, similar);
     outcome.tried.push(...candidates.map((c) => triedOf(c.source, c.name, c.check)));
     chosen = candidates.find((c) => c.check.verified) ?? null;
   }
@@ -481,23 +504,40 @@ async function store(
 ): Promise<{ id: string }> {
   const [fixVector] = await embed([outcome.fix!]);
   // Written by the server (verified, confidence, provider and the vectors are columns users cannot write), owned
-  // by the caller (or the queued error's owner). Then, best effort, the answer goes into the fix answer cache.
-  const sql = db();
+  // by the caller (or the queued error's owner). The answer goes into the fix answer cache, best effort, in the
+  // same round trip (the cache's statement runs after the insert and stores nothing if the fix is not there).
   const id = crypto.randomUUID();
-  await sql`
-    insert into public.code_analysis (id, owner, file_path, error_code, error_message, code_snippet, code_embedding,
-      suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
-    values (${id}, ${ctx.owner}, ${input.filePath ?? null}, ${outcome.error_code}, ${outcome.error_message},
-      ${input.code}, ${toVector(queryVector)}::extensions.vector, ${outcome.fix},
-      ${toVector(fixVector)}::extensions.vector, ${outcome.confidence}, ${outcome.model}, ${outcome.provider},
-      ${outcome.verified}, ${sql.json(metadata)})`;
   const cache = ctx.cache && outcome.verified && outcome.error_code === ctx.cache.errorCode
     ? ctx.cache
     : null;
-  if (cache) {
-    await storeFixAnswer(sql, cache, { ...outcome, stored: { id }, cached: undefined }, id).catch((error) =>
-      console.warn(`fix answer cache: ${(error as Error)?.message ?? error}`)
-    );
+  const [inserted, cachedAnswer] = await sendSteps([
+    {
+      query: (sql) =>
+        sql`
+          insert into public.code_analysis (id, owner, file_path, error_code, error_message, code_snippet,
+            code_embedding, suggested_fix, fix_embedding, confidence, llm_model, provider, verified, metadata)
+          values (${id}, ${ctx.owner}, ${
+          input.filePath ?? null
+        }, ${outcome.error_code}, ${outcome.error_message},
+            ${input.code}, ${toVector(queryVector)}::extensions.vector, ${outcome.fix},
+            ${
+          toVector(fixVector)
+        }::extensions.vector, ${outcome.confidence}, ${outcome.model}, ${outcome.provider},
+            ${outcome.verified}, ${sql.json(metadata)})`,
+      read: () => {},
+    },
+    cache
+      ? {
+        query: (sql) => storeFixAnswer(sql, cache, { ...outcome, stored: { id }, cached: undefined }, id),
+        read: () => {},
+      }
+      : null,
+  ]);
+  inserted();
+  try {
+    cachedAnswer();
+  } catch (error) {
+    console.warn(`fix answer cache: ${(error as Error)?.message ?? error}`);
   }
   return { id };
 }
@@ -527,26 +567,44 @@ export async function fixForCaller(
 ): Promise<FixOutcome> {
   const llm = configuredLlm();
   const model = llm ? llm.resolveModel(body.model) : null;
-  if (rateLimitScope) await enforceRateLimit(caller, rateLimitScope);
-  const found = await lookupFixAnswer<FixOutcome>(caller, parseError(body.error, body.error_code).code, {
+  const input: FixInput = {
     error: body.error,
     code: body.code,
-    filePath: body.file_path ?? null,
-    errorCode: body.error_code ?? null,
-    provider: llm?.provider ?? null,
-    model,
-    attempts: MAX_ATTEMPTS,
-  });
-  if (found?.answer) return { ...found.answer, cached: true };
-  if (llm) await enforceTokenBudget(caller);
-  return await fixCodeError(
-    { owner: caller.userId, actor: caller, llm, functionName, signal, cache: found?.entry ?? null },
-    {
+    filePath: body.file_path,
+    errorCode: body.error_code,
+    model: body.model,
+  };
+  // The rate limit, the cache, the token budget and the compile quarantine in one round trip; their answers
+  // count in that order (a cached answer needs no budget and no compile).
+  const [rateLimited, cached, budget, quarantined] = await sendSteps([
+    rateLimitScope ? rateLimitStep(caller, rateLimitScope) : null,
+    fixAnswerStep<FixOutcome>(caller, parseError(body.error, body.error_code).code, {
       error: body.error,
       code: body.code,
-      filePath: body.file_path,
-      errorCode: body.error_code,
-      model: body.model,
+      filePath: body.file_path ?? null,
+      errorCode: body.error_code ?? null,
+      provider: llm?.provider ?? null,
+      model,
+      attempts: MAX_ATTEMPTS,
+    }),
+    llm ? tokenBudgetStep(caller) : null,
+    quarantineStep(body.code, fileNameOf(input), "code"),
+  ]);
+  rateLimited();
+  const found = cached();
+  if (found?.answer) return { ...found.answer, cached: true };
+  budget();
+  quarantined();
+  return await fixCodeError(
+    {
+      owner: caller.userId,
+      actor: caller,
+      llm,
+      functionName,
+      signal,
+      cache: found?.entry ?? null,
+      quarantineChecked: true,
     },
+    input,
   );
 }

@@ -3,14 +3,13 @@
 // refused at once next time, on any instance, instead of tying up a function again. Callers get 422
 // code_too_complex naming the field. Quarantined entries are released by ai.housekeeping() after
 // `retention.compile_quarantine` (30 days), or by deleting the row.
-import { db } from "./db.ts";
+import { createHash } from "node:crypto";
+import { db, runStep, type Step } from "./db.ts";
 import { HttpError } from "./http.ts";
 import { CompileTimeoutError } from "./typescript.ts";
 
-async function hashOf(fileName: string, code: string): Promise<string> {
-  const bytes = new TextEncoder().encode(`${fileName}\n${code}`);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+function hashOf(fileName: string, code: string): string {
+  return createHash("sha256").update(`${fileName}\n${code}`).digest("hex");
 }
 
 function tooComplex(field: string, limitMs: number | null): HttpError {
@@ -24,26 +23,39 @@ function tooComplex(field: string, limitMs: number | null): HttpError {
   );
 }
 
+/** The quarantine's check of input from a caller, to send with other statements: 422 when quarantined. */
+export function quarantineStep(code: string, fileName: string, field: string): Step<void> {
+  const hash = hashOf(fileName, code);
+  return {
+    query: (sql) =>
+      sql`update ai.compile_quarantine set hits = hits + 1, last_seen_at = now() where hash = ${hash} returning ms`,
+    read: ([seen]) => {
+      if (seen) throw tooComplex(field, null);
+    },
+  };
+}
+
 /**
  * Compiles input from a caller (`compile` does it; `field` names the input in the error): refused at once when
- * quarantined; quarantined when the compiler runs out of time on it.
+ * quarantined (unless `checked`: quarantineStep was read already); quarantined when the compiler runs out of time
+ * on it.
  */
 export async function guardCompile<T>(
   code: string,
   fileName: string,
   field: string,
-  compile: () => T,
+  compile: () => T | Promise<T>,
+  { checked = false }: { checked?: boolean } = {},
 ): Promise<T> {
-  const hash = await hashOf(fileName, code);
-  const [seen] = await db()`
-    update ai.compile_quarantine set hits = hits + 1, last_seen_at = now() where hash = ${hash} returning ms`;
-  if (seen) throw tooComplex(field, null);
+  if (!checked) await runStep(quarantineStep(code, fileName, field));
   try {
-    return compile();
+    return await compile();
   } catch (error) {
     if (!(error instanceof CompileTimeoutError)) throw error;
     await db()`
-      insert into ai.compile_quarantine (hash, chars, ms) values (${hash}, ${code.length}, ${error.elapsedMs})
+      insert into ai.compile_quarantine (hash, chars, ms) values (${
+      hashOf(fileName, code)
+    }, ${code.length}, ${error.elapsedMs})
       on conflict (hash) do update set hits = ai.compile_quarantine.hits + 1, last_seen_at = now()`;
     throw tooComplex(field, error.limitMs);
   }

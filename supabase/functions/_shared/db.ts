@@ -137,6 +137,44 @@ export async function asCallerOnce<
   }
 }
 
+/** A statement sent with others (sendSteps) or alone (runStep), and what its rows mean (or the error they make). */
+export interface Step<T> {
+  query: (sql: Sql) => postgres.PendingQuery<postgres.Row[]>;
+  read: (rows: postgres.Row[]) => T;
+}
+
+/** One step in its own round trip. */
+export async function runStep<T>(step: Step<T>): Promise<T> {
+  return step.read(await step.query(db()));
+}
+
+/**
+ * The steps' statements in one round trip: written together on one connection, each its own statement (one
+ * failing does not undo another). Returns, for each step, a reader of its value that throws its error (null for
+ * a null step), so the caller decides which failures count and in what order (a 429 of the first before
+ * anything the others said).
+ */
+export async function sendSteps<T extends readonly unknown[]>(
+  steps: { [K in keyof T]: Step<T[K]> | null },
+): Promise<{ [K in keyof T]: () => T[K] | null }> {
+  const present = (steps as readonly (Step<unknown> | null)[]).filter((s): s is Step<unknown> => s !== null);
+  const settled: PromiseSettledResult<unknown>[] = [];
+  if (present.length) {
+    const tx = await db().reserve();
+    try {
+      settled.push(...await sendInOrder(present.map((step) => step.query(tx))));
+    } finally {
+      tx.release();
+    }
+  }
+  return (steps as readonly (Step<unknown> | null)[]).map((step) => () => {
+    if (step === null) return null;
+    const result = settled[present.indexOf(step)];
+    if (result.status === "rejected") throw result.reason;
+    return step.read(result.value as postgres.Row[]);
+  }) as { [K in keyof T]: () => T[K] | null };
+}
+
 /** The claims of a user acting through a worker (e.g. the owner of a queued error). */
 export function callerForOwner(owner: string | null): Pick<Caller, "role" | "claims"> {
   return owner

@@ -10,7 +10,7 @@
 // not given (nor in the error text) is not cached either: its knowledge is not known before it is computed.
 import { createHash } from "node:crypto";
 import type { Caller } from "./auth.ts";
-import { db, type Sql } from "./db.ts";
+import { runStep, type Sql, type Step } from "./db.ts";
 
 /** Bump when what an answer holds or how it is verified changes: older entries then never match. */
 const ANSWER_FORMAT = "fix-answer-1";
@@ -69,15 +69,30 @@ export async function lookupFixAnswer<T>(
   caller: Pick<Caller, "role" | "userId">,
   errorCode: string | null,
   request: FixCacheRequest,
-): Promise<{ answer: T } | { answer: null; entry: FixCacheEntry } | null> {
+): Promise<FixAnswerLookup<T> | null> {
+  const step = fixAnswerStep<T>(caller, errorCode, request);
+  return step ? await runStep(step) : null;
+}
+
+export type FixAnswerLookup<T> = { answer: T } | { answer: null; entry: FixCacheEntry };
+
+/** lookupFixAnswer as a statement to send with others (null: nothing to look up). */
+export function fixAnswerStep<T>(
+  caller: Pick<Caller, "role" | "userId">,
+  errorCode: string | null,
+  request: FixCacheRequest,
+): Step<FixAnswerLookup<T>> | null {
   if (errorCode === null || ttlSeconds() === 0) return null;
   const owner = caller.role === "service_role" ? null : caller.userId;
   if (caller.role !== "service_role" && owner === null) return null;
   const key = fixCacheKey(request);
-  const [row] = await db()<{ answer: T | null; knowledge: string[] }[]>`
-    select answer, knowledge from ai.fix_cache_lookup(${owner}, ${key}, ${errorCode})`;
-  if (row.answer !== null) return { answer: row.answer };
-  return { answer: null, entry: { owner, key, errorCode, seen: row.knowledge } };
+  return {
+    query: (sql) => sql`select answer, knowledge from ai.fix_cache_lookup(${owner}, ${key}, ${errorCode})`,
+    read: ([row]) =>
+      row.answer !== null
+        ? { answer: row.answer as T }
+        : { answer: null, entry: { owner, key, errorCode, seen: row.knowledge as string[] } },
+  };
 }
 
 /**
@@ -85,7 +100,7 @@ export async function lookupFixAnswer<T>(
  * and nothing else changed the knowledge since the lookup), to be sent right after that fix is stored.
  */
 export function storeFixAnswer(tx: Sql, entry: FixCacheEntry, answer: object, analysisId: string) {
-  return tx<{ stored: boolean }[]>`
+  return tx`
     select ai.fix_cache_store(${entry.owner}, ${entry.key}, ${entry.errorCode}, ${tx.json(answer as never)},
                               ${entry.seen}::bigint[], ${analysisId}::uuid,
                               make_interval(secs => ${ttlSeconds()})) as stored`;

@@ -10,7 +10,7 @@
 //   LLM_MAX_OUTPUT_TOKENS           the most any call may generate: a caller's max_tokens is capped to it,
 //                                   and it is sent when the caller gives none (default 4096)
 import type { Caller } from "./auth.ts";
-import { db } from "./db.ts";
+import { db, runStep, type Step } from "./db.ts";
 import { HttpError } from "./http.ts";
 
 // (The shapes of llm_config.ts's ChatMessage and LlmUsage, declared here: functions that only rate-limit
@@ -36,39 +36,54 @@ function intEnv(name: string, fallback: number): number {
 
 /** Counts this request against the caller's per-minute limit for `scope`; 429 with Retry-After past it. */
 export async function enforceRateLimit(caller: Caller, scope: string): Promise<void> {
-  const max = intEnv("RATE_LIMIT_PER_MINUTE", 60);
-  if (max === 0 || caller.role === "service_role") return;
-  const key = `${scope}:${caller.userId ?? caller.role}`;
-  const [row] = await db()`select allowed, remaining, reset_at from ai.check_rate_limit(${key}, ${max}, 60)`;
-  if (!row.allowed) {
-    const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
-    throw new HttpError(
-      429,
-      "rate_limited",
-      `Rate limit reached: ${max} requests per minute to ${scope}. Retry in ${retryAfter} s.`,
-      { limit: max, reset_at: row.reset_at },
-      { "retry-after": String(retryAfter) },
-    );
-  }
+  const step = rateLimitStep(caller, scope);
+  if (step) await runStep(step);
 }
 
-/** 429 with Retry-After (when enough usage has aged out of the 24 h window) past LLM_DAILY_TOKEN_BUDGET. */
-export async function enforceTokenBudget(caller: Caller): Promise<void> {
+/** enforceRateLimit as a statement to send with others (null: no limit applies to the caller). */
+export function rateLimitStep(caller: Caller, scope: string): Step<void> | null {
+  const max = intEnv("RATE_LIMIT_PER_MINUTE", 60);
+  if (max === 0 || caller.role === "service_role") return null;
+  const key = `${scope}:${caller.userId ?? caller.role}`;
+  return {
+    query: (sql) => sql`select allowed, remaining, reset_at from ai.check_rate_limit(${key}, ${max}, 60)`,
+    read: ([row]) => {
+      if (row.allowed) return;
+      const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
+      throw new HttpError(
+        429,
+        "rate_limited",
+        `Rate limit reached: ${max} requests per minute to ${scope}. Retry in ${retryAfter} s.`,
+        { limit: max, reset_at: row.reset_at },
+        { "retry-after": String(retryAfter) },
+      );
+    },
+  };
+}
+
+/**
+ * A statement to send with others (db.ts sendSteps) that answers 429 with Retry-After (when enough usage has aged
+ * out of the 24 h window) past LLM_DAILY_TOKEN_BUDGET; null when no budget applies to the caller.
+ */
+export function tokenBudgetStep(caller: Caller): Step<void> | null {
   const budget = intEnv("LLM_DAILY_TOKEN_BUDGET", 0);
-  if (budget === 0 || caller.role === "service_role") return;
-  const [row] = await db()`
-    select allowed, used, ai.token_budget_resets_at(${caller.userId}, ${budget}) as reset_at
-    from ai.token_budget(${caller.userId}, ${budget})`;
-  if (!row.allowed) {
-    const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
-    throw new HttpError(
-      429,
-      "token_budget_exceeded",
-      `Daily token budget of ${budget} used (${row.used} tokens in 24 h). Retry in ${retryAfter} s.`,
-      { budget, used: Number(row.used), reset_at: row.reset_at },
-      { "retry-after": String(retryAfter) },
-    );
-  }
+  if (budget === 0 || caller.role === "service_role") return null;
+  return {
+    query: (sql) =>
+      sql`select allowed, used, ai.token_budget_resets_at(${caller.userId}, ${budget}) as reset_at
+          from ai.token_budget(${caller.userId}, ${budget})`,
+    read: ([row]) => {
+      if (row.allowed) return;
+      const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
+      throw new HttpError(
+        429,
+        "token_budget_exceeded",
+        `Daily token budget of ${budget} used (${row.used} tokens in 24 h). Retry in ${retryAfter} s.`,
+        { budget, used: Number(row.used), reset_at: row.reset_at },
+        { "retry-after": String(retryAfter) },
+      );
+    },
+  };
 }
 
 /** The max_tokens a call is made with: the caller's, at most LLM_MAX_OUTPUT_TOKENS (its default when none). */

@@ -8,11 +8,13 @@
  *      (adapt_fix.ts), source "retrieval".
  *
  * Each candidate is checked by verifyFix against the user's code with the request's SnippetService (the
- * original is compiled once); the first that passes every rule wins. Candidates that fail are returned too,
- * with their verdict, so the caller can say what was tried.
+ * original is compiled once, each candidate once, in a program shared with other requests' snippets where it
+ * may: ts_batch.ts); the first that passes every rule wins. Candidates that fail are returned too, with their
+ * verdict, so the caller can say what was tried.
  */
 import { adaptPastFix } from "./adapt_fix.ts";
-import type { CheckedSnippet, SnippetService } from "./ts_service.ts";
+import { checkAll } from "./ts_batch.ts";
+import type { CheckedSnippet, CompilerFix, SnippetService } from "./ts_service.ts";
 import type { Diagnostic } from "./typescript.ts";
 import { verifyFix, type VerifyFixResult } from "./verify_fix.ts";
 
@@ -45,9 +47,12 @@ export interface LocalFixInput {
   service: SnippetService;
   original: CheckedSnippet;
   target: Diagnostic;
+  /** TypeScript's code fixes for the target (ts_batch.ts checkOriginal), not verified yet. */
+  fixes: CompilerFix[];
 }
 
-function check(input: LocalFixInput, fixedCode: string): VerifyFixResult {
+async function check(input: LocalFixInput, fixedCode: string): Promise<VerifyFixResult> {
+  await checkAll(input.service, [fixedCode]);
   return verifyFix({
     code: input.code,
     fixedCode,
@@ -58,10 +63,10 @@ function check(input: LocalFixInput, fixedCode: string): VerifyFixResult {
 }
 
 /** TypeScript's code fixes for the target, verified; stops at the first verified one. */
-export function compilerCandidates(input: LocalFixInput): Candidate[] {
+export async function compilerCandidates(input: LocalFixInput): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  for (const fix of input.service.codeFixes(input.original, input.target)) {
-    const result = check(input, fix.code);
+  for (const fix of input.fixes) {
+    const result = await check(input, fix.code);
     out.push({
       source: "compiler",
       name: fix.fixName,
@@ -76,12 +81,12 @@ export function compilerCandidates(input: LocalFixInput): Candidate[] {
 }
 
 /** Past fixes of the same error code adapted to the user's code, verified; stops at the first verified one. */
-export function adaptedCandidates(input: LocalFixInput, similar: PastFix[]): Candidate[] {
+export async function adaptedCandidates(input: LocalFixInput, similar: PastFix[]): Promise<Candidate[]> {
   const out: Candidate[] = [];
   const past = similar.filter((s) => s.error_code === input.errorCode).slice(0, MAX_PAST_FIXES);
   for (const p of past) {
     for (const fixedCode of adaptPastFix(p, input.code, input.target)) {
-      const result = check(input, fixedCode);
+      const result = await check(input, fixedCode);
       out.push({
         source: "retrieval",
         name: p.id,
@@ -97,14 +102,14 @@ export function adaptedCandidates(input: LocalFixInput, similar: PastFix[]): Can
 }
 
 /** The first verified fix without an LLM (compiler first, then adapted past fixes), and everything tried. */
-export function localFix(
+export async function localFix(
   input: LocalFixInput,
   similar: PastFix[],
-): { chosen: Candidate | null; tried: Candidate[] } {
-  const tried = compilerCandidates(input);
+): Promise<{ chosen: Candidate | null; tried: Candidate[] }> {
+  const tried = await compilerCandidates(input);
   let chosen = tried.find((c) => c.check.verified) ?? null;
   if (!chosen) {
-    const adapted = adaptedCandidates(input, similar);
+    const adapted = await adaptedCandidates(input, similar);
     tried.push(...adapted);
     chosen = adapted.find((c) => c.check.verified) ?? null;
   }

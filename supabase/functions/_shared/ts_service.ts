@@ -42,11 +42,11 @@ export interface CompilerFix {
   code: string;
 }
 
-const LIB_VERSION = "lib";
-const isLib = (name: string) => name.startsWith(`${LIB_DIR}/`);
+export const LIB_VERSION = "lib";
+export const isLib = (name: string) => name.startsWith(`${LIB_DIR}/`);
 
 /** Lib SourceFiles carry the version the service reports for them, so a program stays up to date. */
-function libFile(
+export function libFile(
   fileName: string,
   languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions | undefined,
 ) {
@@ -59,7 +59,7 @@ function libFile(
  * A document registry that hands out typescript.ts's cached lib files and creates the snippet's versions
  * itself (nothing is shared between services, so nothing needs releasing).
  */
-function registry(): ts.DocumentRegistry {
+export function registry(): ts.DocumentRegistry {
   const create = (
     fileName: string,
     snapshot: ts.IScriptSnapshot,
@@ -196,35 +196,60 @@ export class SnippetService {
     return checked;
   }
 
+  /** The compiled `code`, if this request compiled it already. */
+  seen(code: string): CheckedSnippet | undefined {
+    return this.#checked.get(code);
+  }
+
+  /** Keeps a compile made elsewhere (ts_batch.ts) as this request's compile of its text. */
+  remember(checked: CheckedSnippet): void {
+    if (!this.#checked.has(checked.code)) this.#checked.set(checked.code, checked);
+  }
+
   /** TypeScript's own code fixes for `diagnostic` of `snippet`, each applied to the whole file. */
   codeFixes(snippet: CheckedSnippet, diagnostic: Diagnostic): CompilerFix[] {
     const shared = this.#serviceFor(snippet.code);
     shared.select(snippet.code);
-    let actions: readonly ts.CodeFixAction[];
-    try {
-      actions = shared.service.getCodeFixesAtPosition(
-        this.filePath,
-        diagnostic.start,
-        diagnostic.start + diagnostic.length,
-        [diagnostic.numericCode],
-        FORMAT,
-        {},
-      );
-    } catch {
-      return []; // a code fix that fails on this code offers nothing
-    }
-    const fixes: CompilerFix[] = [];
-    for (const action of actions) {
-      if (SKIPPED_FIXES.has(action.fixName) || action.commands?.length) continue;
-      const edits = action.changes.flatMap((c) => (c.fileName === this.filePath ? c.textChanges : []));
-      if (edits.length === 0 || action.changes.some((c) => c.fileName !== this.filePath)) continue;
-      const code = applyEdits(snippet.code, edits);
-      if (code !== snippet.code && !fixes.some((f) => f.code === code)) {
-        fixes.push({ fixName: action.fixName, description: action.description, code });
-      }
-    }
-    return fixes;
+    return codeFixesAt(shared.service, this.filePath, snippet.code, diagnostic);
   }
+}
+
+/**
+ * The code fixes `service` offers for `diagnostic` of the file at `filePath` (whose text is `code`), each applied
+ * to the whole file: only fixes that edit this file alone, offer new code and need no command. `skip` names more
+ * fixes not to offer (ts_batch.ts: `import`, which would import from the other snippets of its program).
+ */
+export function codeFixesAt(
+  service: ts.LanguageService,
+  filePath: string,
+  code: string,
+  diagnostic: Diagnostic,
+  skip: ReadonlySet<string> = new Set(),
+): CompilerFix[] {
+  let actions: readonly ts.CodeFixAction[];
+  try {
+    actions = service.getCodeFixesAtPosition(
+      filePath,
+      diagnostic.start,
+      diagnostic.start + diagnostic.length,
+      [diagnostic.numericCode],
+      FORMAT,
+      {},
+    );
+  } catch {
+    return []; // a code fix that fails on this code offers nothing
+  }
+  const fixes: CompilerFix[] = [];
+  for (const action of actions) {
+    if (SKIPPED_FIXES.has(action.fixName) || skip.has(action.fixName) || action.commands?.length) continue;
+    const edits = action.changes.flatMap((c) => (c.fileName === filePath ? c.textChanges : []));
+    if (edits.length === 0 || action.changes.some((c) => c.fileName !== filePath)) continue;
+    const fixed = applyEdits(code, edits);
+    if (fixed !== code && !fixes.some((f) => f.code === fixed)) {
+      fixes.push({ fixName: action.fixName, description: action.description, code: fixed });
+    }
+  }
+  return fixes;
 }
 
 /** `code` with the text changes applied (they do not overlap; applied from the end). */

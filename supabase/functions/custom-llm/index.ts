@@ -12,7 +12,8 @@
 import { z } from "zod";
 import { requireUserOrService } from "../_shared/auth.ts";
 import { CORS_HEADERS, HttpError, json, readJson, route } from "../_shared/http.ts";
-import { cappedMaxTokens, enforceRateLimit, enforceTokenBudget, estimatedUsage } from "../_shared/limits.ts";
+import { sendSteps } from "../_shared/db.ts";
+import { cappedMaxTokens, estimatedUsage, rateLimitStep, tokenBudgetStep } from "../_shared/limits.ts";
 import {
   type ChatMessage,
   type Llm,
@@ -98,8 +99,13 @@ Deno.serve(route(["POST"], async (req) => {
   const body = await readJson(req, Body, 2_000_000);
   const llm = llmOrFail();
   const model = llm.resolveModel(body.model);
-  await enforceRateLimit(caller, "custom-llm");
-  await enforceTokenBudget(caller);
+  // The rate limit and the token budget in one round trip; the rate limit's 429 first.
+  const [rateLimited, budget] = await sendSteps([
+    rateLimitStep(caller, "custom-llm"),
+    tokenBudgetStep(caller),
+  ]);
+  rateLimited();
+  budget();
 
   const messages: ChatMessage[] = body.messages ?? [
     ...(body.system ? [{ role: "system" as const, content: body.system }] : []),

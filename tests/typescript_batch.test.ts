@@ -1,0 +1,175 @@
+// Snippets compiled together in one program (supabase/functions/_shared/ts_batch.ts) must report exactly what
+// each reports compiled alone: on a corpus (the knowledge base, the fixture project, the edge cases), each
+// snippet in a program with others; and for every way a snippet could reach another, or mean something else as
+// a module than as a script, that such code is compiled alone — with, for each case, the proof that the rule is
+// needed (forced into a module, it would report otherwise).
+import assert from "node:assert/strict";
+import ts from "typescript";
+import { checkAll, checkOriginal, sharesProgram } from "../supabase/functions/_shared/ts_batch.ts";
+import { SnippetService } from "../supabase/functions/_shared/ts_service.ts";
+import {
+  COMBINED_LIB,
+  diagnoseSnippet,
+  getLibSourceFile,
+  LIB_DIR,
+  programDiagnostics,
+  snippetSetup,
+} from "../supabase/functions/_shared/typescript.ts";
+import { db } from "./_stack.ts";
+import { compileCorpus } from "./_ts_corpus.ts";
+
+/** Compiles `codes` in the same turn (one program where they may share one) and returns each one's compile. */
+async function together(codes: string[], fileName = "snippet.ts") {
+  const services = codes.map(() => new SnippetService(fileName));
+  await Promise.all(codes.map((code, i) => checkAll(services[i], [code])));
+  return codes.map((code, i) => services[i].check(code));
+}
+
+/** `code` checked as a module of its own (moduleDetection force): what sharing a program would report. */
+function asModule(code: string) {
+  const { filePath, options } = snippetSetup("snippet.ts", true);
+  const forced = { ...options, moduleDetection: ts.ModuleDetectionKind.Force };
+  const program = ts.createProgram({
+    rootNames: [COMBINED_LIB, filePath],
+    options: forced,
+    host: {
+      getSourceFile: (name, version) =>
+        name === filePath
+          ? ts.createSourceFile(name, code, version, false)
+          : name.startsWith(LIB_DIR)
+          ? getLibSourceFile(name, version)
+          : undefined,
+      getDefaultLibFileName: () => COMBINED_LIB,
+      writeFile: () => {},
+      getCurrentDirectory: () => "/src",
+      getCanonicalFileName: (name) => name,
+      useCaseSensitiveFileNames: () => true,
+      getNewLine: () => "\n",
+      fileExists: (name) => name === filePath || name === COMBINED_LIB,
+      readFile: (name) => (name === filePath ? code : undefined),
+      directoryExists: () => true,
+      getDirectories: () => [],
+    },
+  });
+  return programDiagnostics(program, program.getSourceFile(filePath)!);
+}
+
+Deno.test("ts batch: each snippet of the corpus reports in a shared program what it reports alone", async () => {
+  const sql = db();
+  try {
+    const { corpus } = await compileCorpus(sql);
+    for (const fileName of ["snippet.ts", "snippet.tsx"]) {
+      let shared = 0;
+      // Groups of 8 in a changing mix, so each snippet meets different neighbours.
+      const order = corpus.map((code, i) => ({ code, key: (i * 7919) % corpus.length })).sort((a, b) =>
+        a.key - b.key
+      ).map((x) => x.code);
+      for (let i = 0; i < order.length; i += 8) {
+        const group = order.slice(i, i + 8);
+        const compiled = await together(group, fileName);
+        group.forEach((code, j) => {
+          if (sharesProgram(code, fileName)) shared++;
+          assert.deepEqual(
+            compiled[j].diagnostics,
+            diagnoseSnippet(code, { fileName, separateLibs: true }),
+            `${fileName}:\n${code}`,
+          );
+        });
+      }
+      // Most of the corpus takes the shared path (else this test would prove little).
+      assert.ok(shared > corpus.length * 0.6, `${shared} of ${corpus.length} shared a program (${fileName})`);
+    }
+  } finally {
+    await sql.end();
+  }
+});
+
+// Scripts whose meaning as a module differs, and modules that would reach the global scope.
+const ALONE: [string, string][] = [
+  ["a top-level name the lib declares", `const name = 1;\nconsole.log(name);\n`],
+  ["a var seen through window", `var total = 1;\nconsole.log(window.total.toFixed());\n`],
+  [
+    "a function seen through globalThis",
+    `function helper() { return 1; }\nconsole.log(globalThis.helper());\n`,
+  ],
+  ["a type through globalThis", `interface Order { id: number }\nconst o: globalThis.Order = { id: 1 };\n`],
+  ["top-level await", `const r = await fetch("x");\nconsole.log(r.status);\n`],
+  ["top-level this", `console.log(this.location.href);\n`],
+  ["await as a name", `const await = 1;\nconsole.log(await);\n`],
+  ["a namespace on window", `namespace Config { export const x = 1; }\nconsole.log(window.Config.x);\n`],
+  [
+    "global augmentation",
+    `declare global { interface Console { extra(): void } }\nexport {};\nconsole.extra();\n`,
+  ],
+  ["an ambient module", `declare module "x" { export const y: number; }\nconst z: string = 1;\n`],
+  ["a UMD global", `export as namespace Lib;\nexport const a = 1;\n`],
+  ["top-level arguments", `const n = () => arguments.length;\nconsole.log(n());\n`],
+];
+
+Deno.test("ts batch: code that would mean something else in a shared program is compiled alone", async () => {
+  for (const [what, code] of ALONE) {
+    assert.equal(sharesProgram(code), false, what);
+    const [compiled] = await together([code, `export const other: number = 1;\n`]);
+    const alone = diagnoseSnippet(code, { separateLibs: true });
+    assert.deepEqual(compiled.diagnostics, alone, what);
+    assert.ok(
+      !compiled.program.getSourceFiles().some((f) => f.fileName.startsWith("/src/0/")),
+      `${what}: compiled in its own program`,
+    );
+  }
+  // The rules are needed: forced into a module, the scripts among them report otherwise.
+  const differ = ALONE.filter(([, code]) => !/^(declare|export)/m.test(code))
+    .filter(([, code]) => JSON.stringify(asModule(code)) !== JSON.stringify(diagnoseSnippet(code)));
+  assert.ok(differ.length >= 6, `forced into modules, ${differ.map(([w]) => w).join(", ")} differ`);
+});
+
+Deno.test("ts batch: a snippet never reaches another of its program", async () => {
+  const secret = `export const secret: number = 1;\nexport interface Hidden { token: string }\n`;
+  const probes = [
+    `import { secret } from "../0/snippet";\nconst s: string = secret;\n`,
+    `import { secret } from "/src/0/snippet";\nconst s: string = secret;\n`,
+    `import type { Hidden } from "../0/snippet.ts";\nconst h: Hidden = { token: 1 };\n`,
+    `const s: typeof import("../0/snippet").secret = "x";\n`,
+  ];
+  const compiled = await together([secret, ...probes]);
+  probes.forEach((probe, i) => {
+    assert.ok(sharesProgram(probe));
+    assert.equal(compiled[i + 1].program, compiled[0].program, "they did share a program");
+    assert.deepEqual(compiled[i + 1].diagnostics, diagnoseSnippet(probe, { separateLibs: true }), probe);
+    assert.ok(compiled[i + 1].diagnostics.some((d) => d.code === "TS2307"), `unresolved: ${probe}`);
+  });
+  // A snippet's import of itself resolves as it does alone.
+  const self = `import { a } from "./snippet";\nexport const a: number = 1;\nconst b: string = a;\n`;
+  const [, own] = await together([secret, self]);
+  assert.deepEqual(own.diagnostics, diagnoseSnippet(self, { separateLibs: true }));
+  assert.ok(!own.diagnostics.some((d) => d.code === "TS2307"), JSON.stringify(own.diagnostics));
+  // TypeScript's code fixes never import from another snippet of the program.
+  const missing = `export const total: number = secret + 1;\n`;
+  const results = await Promise.all(
+    [secret, missing].map((code) =>
+      checkOriginal(new SnippetService(), code, (d) => d.find((x) => x.code === "TS2304") ?? null)
+    ),
+  );
+  assert.equal(results[1].original.program, results[0].original.program);
+  assert.ok(results[1].target, "TS2304 is the target");
+  assert.ok(
+    results[1].fixes.every((f) => !f.code.includes("import")),
+    JSON.stringify(results[1].fixes.map((f) => f.code)),
+  );
+});
+
+Deno.test("ts batch: the original's code fixes come from its own program, as alone", async () => {
+  const code = `const items = [1, 2];\nconsole.log(itemz.length);\n`;
+  const [batched, alone] = await Promise.all([
+    checkOriginal(new SnippetService(), code, (d) => d[0] ?? null),
+    Promise.resolve().then(() => {
+      const service = new SnippetService();
+      const original = service.check(code);
+      return { original, fixes: service.codeFixes(original, original.diagnostics[0]) };
+    }),
+  ]);
+  assert.ok(sharesProgram(code));
+  assert.deepEqual(batched.original.diagnostics, alone.original.diagnostics);
+  assert.deepEqual(batched.fixes, alone.fixes);
+  assert.ok(batched.fixes.some((f) => f.fixName === "spelling"), JSON.stringify(batched.fixes));
+});
