@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import ts from "typescript";
 import { checkAll, checkOriginal, sharesProgram } from "../supabase/functions/_shared/ts_batch.ts";
 import { SnippetService } from "../supabase/functions/_shared/ts_service.ts";
+import { verifyFix } from "../supabase/functions/_shared/verify_fix.ts";
 import {
   COMBINED_LIB,
   diagnoseSnippet,
@@ -172,4 +173,96 @@ Deno.test("ts batch: the original's code fixes come from its own program, as alo
   assert.deepEqual(batched.original.diagnostics, alone.original.diagnostics);
   assert.deepEqual(batched.fixes, alone.fixes);
   assert.ok(batched.fixes.some((f) => f.fixName === "spelling"), JSON.stringify(batched.fixes));
+});
+
+Deno.test("ts batch: a fix is judged the same whether it and its original were compiled alone or among others", async () => {
+  const sql = db();
+  try {
+    const rows = await sql<
+      { code_snippet: string; suggested_fix: string; error_code: string; error_message: string }[]
+    >`
+      select code_snippet, suggested_fix, error_code, error_message from public.code_analysis
+      where shared and suggested_fix is not null and error_code is not null order by id`;
+    assert.ok(rows.length >= 50, `${rows.length} knowledge-base fixes`);
+    let verified = 0;
+    for (let i = 0; i < rows.length; i += 6) {
+      const group = rows.slice(i, i + 6);
+      const services = group.map(() => new SnippetService());
+      // Originals in one turn, then the fixes in the next, in the opposite order: each may share a program with
+      // the others, and a fix lands in another file of its program than its original did.
+      await Promise.all(group.map((r, j) => checkOriginal(services[j], r.code_snippet, () => null)));
+      await Promise.all(
+        group.map((_, j) => group.length - 1 - j).map((j) => checkAll(services[j], [group[j].suggested_fix])),
+      );
+      group.forEach((r, j) => {
+        const input = {
+          code: r.code_snippet,
+          fixedCode: r.suggested_fix,
+          errorCode: r.error_code,
+          errorMessage: r.error_message,
+        };
+        const batched = verifyFix({ ...input, service: services[j] });
+        const alone = verifyFix(input);
+        assert.deepEqual(batched.rules, alone.rules, r.code_snippet);
+        if (alone.verified) verified++;
+      });
+    }
+    assert.ok(verified > rows.length / 2, `${verified} of ${rows.length} verified`);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("ts batch: a fix compiled alone is judged against an original compiled among others as against one compiled alone", async () => {
+  const original =
+    `interface Order { id: number; total: number }\nconst first: Order = { id: 1, total: 1 };\n` +
+    `const order: Order = { id: 2, total: "2" };\nconsole.log(first, order);\n`;
+  // The fix adds a function, so as a script it no longer shares a program.
+  const fixed = `function toNumber(s: string): number {\n  return Number(s);\n}\n` +
+    original.replace(`total: "2"`, `total: toNumber("2")`);
+  assert.ok(sharesProgram(original));
+  assert.ok(!sharesProgram(fixed));
+  const service = new SnippetService();
+  const [first] = await Promise.all([
+    checkOriginal(service, original, (d) => d[0] ?? null),
+    checkAll(new SnippetService(), [`export const other = 1;\n`]),
+  ]);
+  assert.ok(first.original.program.getSourceFiles().some((f) => f.fileName === "/src/1/snippet.ts"));
+  await checkAll(service, [fixed]);
+  const input = {
+    code: original,
+    fixedCode: fixed,
+    errorCode: "TS2322",
+    errorMessage: "Type 'string' is not assignable to type 'number'.",
+  };
+  const batched = verifyFix({ ...input, service });
+  const alone = verifyFix(input);
+  assert.ok(alone.verified, alone.reason);
+  assert.deepEqual(batched.rules, alone.rules);
+  assert.ok(batched.verified, batched.reason);
+});
+
+Deno.test("ts batch: a module's types are named the same in every file of a program", async () => {
+  // `buyer` lies outside the error's region and its type names the module's own interface: its declared type must
+  // read the same from the original's file and from the fix's (another file of another program).
+  const original =
+    `export interface Customer { name: string }\nexport const buyer: Customer = { name: "a" };\n` +
+    `export const one = 1;\nexport const two = 2;\nexport const three = 3;\n` +
+    `export function total(): number {\n  const t: number = "2";\n  return t;\n}\n`;
+  const fixed = original.replace(`= "2"`, `= 2`);
+  const service = new SnippetService();
+  await checkOriginal(service, original, (d) => d[0] ?? null);
+  await Promise.all([
+    checkAll(new SnippetService(), [`export const other = 1;\n`]),
+    checkAll(service, [fixed]),
+  ]);
+  assert.notEqual(service.check(fixed).sourceFile.fileName, service.check(original).sourceFile.fileName);
+  const result = verifyFix({
+    code: original,
+    fixedCode: fixed,
+    errorCode: "TS2322",
+    errorMessage: "Type 'string' is not assignable to type 'number'.",
+    service,
+  });
+  assert.ok(result.verified, result.reason);
 });

@@ -529,37 +529,51 @@ export function isInRegion(node: ts.Node, region: Region): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Declared types
 
-const FORMAT = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseFullyQualifiedType;
+const FORMAT = ts.TypeFormatFlags.NoTruncation;
 
-function signatureShape(checker: ts.TypeChecker, sig: ts.Signature): string {
-  const typeParams = sig.typeParameters?.map((t) => checker.typeToString(t, undefined, FORMAT)).join(", ");
-  const params = sig.parameters.map((p) => {
-    const decl = p.valueDeclaration;
+/**
+ * Types are written as the top level of the snippet names them (`Order`, `Config.Options`, `Array<string>`): the
+ * same whether the snippet was compiled alone, as a script or a module, or as a module among others
+ * (ts_batch.ts), so an original and its fix compare equal wherever each was compiled. (Fully qualified, a
+ * module's own `Order` would be `import("/src/0/snippet").Order`, which names the program's file.)
+ */
+interface Printer {
+  checker: ts.TypeChecker;
+  at: ts.SourceFile;
+}
+
+const print = ({ checker, at }: Printer, type: ts.Type, flags = FORMAT) =>
+  checker.typeToString(type, at, flags);
+
+function signatureShape(p: Printer, sig: ts.Signature): string {
+  const typeParams = sig.typeParameters?.map((t) => print(p, t)).join(", ");
+  const params = sig.parameters.map((param) => {
+    const decl = param.valueDeclaration;
     const optional = decl && ts.isParameter(decl) && (decl.questionToken || decl.initializer) ? "?" : "";
     const rest = decl && ts.isParameter(decl) && decl.dotDotDotToken ? "..." : "";
-    return `${rest}${optional}${checker.typeToString(checker.getTypeOfSymbol(p), undefined, FORMAT)}`;
+    return `${rest}${optional}${print(p, p.checker.getTypeOfSymbol(param))}`;
   });
-  const returns = checker.typeToString(sig.getReturnType(), undefined, FORMAT);
+  const returns = print(p, sig.getReturnType());
   return `${typeParams ? `<${typeParams}>` : ""}(${params.join(", ")}) => ${returns}`;
 }
 
-function objectShape(checker: ts.TypeChecker, type: ts.Type): string {
-  const props = checker.getPropertiesOfType(type).map((p) =>
-    `${p.name}${p.flags & ts.SymbolFlags.Optional ? "?" : ""}: ${
-      checker.typeToString(checker.getTypeOfSymbol(p), undefined, FORMAT)
+function objectShape(p: Printer, type: ts.Type): string {
+  const { checker } = p;
+  const props = checker.getPropertiesOfType(type).map((prop) =>
+    `${prop.name}${prop.flags & ts.SymbolFlags.Optional ? "?" : ""}: ${
+      print(p, checker.getTypeOfSymbol(prop))
     }`
   ).sort();
-  const calls = type.getCallSignatures().map((s) => `call ${signatureShape(checker, s)}`);
-  const constructs = type.getConstructSignatures().map((s) => `new ${signatureShape(checker, s)}`);
+  const calls = type.getCallSignatures().map((s) => `call ${signatureShape(p, s)}`);
+  const constructs = type.getConstructSignatures().map((s) => `new ${signatureShape(p, s)}`);
   const indexes = checker.getIndexInfosOfType(type).map((i) =>
-    `[${checker.typeToString(i.keyType, undefined, FORMAT)}]: ${
-      checker.typeToString(i.type, undefined, FORMAT)
-    }`
+    `[${print(p, i.keyType)}]: ${print(p, i.type)}`
   );
   return `{ ${[...props, ...calls, ...constructs, ...indexes].join("; ")} }`;
 }
 
-function shapeOf(checker: ts.TypeChecker, symbol: ts.Symbol, meaning: "value" | "type"): string {
+function shapeOf(p: Printer, symbol: ts.Symbol, meaning: "value" | "type"): string {
+  const { checker } = p;
   let s = symbol;
   if (s.flags & ts.SymbolFlags.Alias) {
     try {
@@ -569,7 +583,7 @@ function shapeOf(checker: ts.TypeChecker, symbol: ts.Symbol, meaning: "value" | 
   if (meaning === "type") {
     const declared = checker.getDeclaredTypeOfSymbol(s);
     if (s.flags & ts.SymbolFlags.TypeAlias) {
-      return checker.typeToString(declared, undefined, FORMAT | ts.TypeFormatFlags.InTypeAlias);
+      return print(p, declared, FORMAT | ts.TypeFormatFlags.InTypeAlias);
     }
     if (s.flags & ts.SymbolFlags.Enum) {
       return (s.exports ? [...s.exports.values()] : []).map((m) => {
@@ -578,13 +592,13 @@ function shapeOf(checker: ts.TypeChecker, symbol: ts.Symbol, meaning: "value" | 
         return `${m.name}=${JSON.stringify(value)}`;
       }).join(", ");
     }
-    return objectShape(checker, declared);
+    return objectShape(p, declared);
   }
   const type = checker.getTypeOfSymbol(s);
   if (s.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Function | ts.SymbolFlags.Method)) {
-    return objectShape(checker, type);
+    return objectShape(p, type);
   }
-  return checker.typeToString(type, undefined, FORMAT);
+  return print(p, type);
 }
 
 export interface DeclarationShape {
@@ -616,7 +630,7 @@ function computeShapes(snippet: CheckedSnippet): Map<string, DeclarationShape> {
     if (out.has(key)) return;
     let shape: string;
     try {
-      shape = shapeOf(checker, symbol, meaning);
+      shape = shapeOf({ checker, at: sf }, symbol, meaning);
     } catch (error) {
       shape = `(unprintable: ${(error as Error).message})`;
     }
