@@ -2,9 +2,10 @@
 -- ai.fix_cache_lookup / ai.fix_cache_store (who may call them, the owner scope, the service role's own scope),
 -- and invalidation: every change of public.code_analysis that an owner's retrieval could see — a new fix of the
 -- same error code, feedback, a deleted fix, a knowledge-base row — makes that owner's cached answers of that code
--- invalid, and nobody else's; a change committed while an answer was being computed keeps it out of the cache.
+-- invalid, and nobody else's (the service role's answers read the knowledge base and its own rows only); a change
+-- committed while an answer was being computed keeps it out of the cache.
 begin;
-select plan(40);
+select plan(44);
 
 insert into auth.users (id, email) values
   ('a1111111-1111-4111-8111-1111111111c1', 'cache-a@example.test'),
@@ -42,9 +43,10 @@ select ok(pg_temp.cache('b2222222-2222-4222-8222-2222222222c2', pg_temp.key('a')
 -- Invalidation --------------------------------------------------------------------------------------------------
 select isnt(pg_temp.hit('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('a')), null,
   'B''s new fix (stored with B''s answer) is not A''s knowledge: A''s answer holds.');
-select is(pg_temp.hit(null, pg_temp.key('c')), null,
-  'The service role sees every row: B''s new fix invalidates its answer.');
-select ok(pg_temp.cache(null, pg_temp.key('c')), 'The service role caches again.');
+select isnt(pg_temp.hit(null, pg_temp.key('c')), null,
+  'The service role''s retrieval never reads B''s rows: B''s new fix leaves its answer.');
+select is((select version from ai.fix_knowledge where scope = 'all'), null,
+  'No version is shared by every scope (concurrent fixes of different owners never wait on one row).');
 
 -- A new verified fix of the same error code of A's: A's answer goes, B's stays.
 insert into public.code_analysis (owner, error_code, error_message, code_snippet, suggested_fix, verified)
@@ -52,7 +54,12 @@ values ('a1111111-1111-4111-8111-1111111111c1', 'TS2322', 'new knowledge', 'a', 
 select is(pg_temp.hit('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('a')), null,
   'A new fix of the same error code of A''s invalidates A''s cached answer.');
 select isnt(pg_temp.hit('b2222222-2222-4222-8222-2222222222c2', pg_temp.key('a')), null, '... and not B''s.');
-select is(pg_temp.hit(null, pg_temp.key('c')), null, '... and the service role''s (it sees A''s rows).');
+select isnt(pg_temp.hit(null, pg_temp.key('c')), null, '... nor the service role''s (it never reads A''s rows).');
+insert into public.code_analysis (owner, error_code, error_message, code_snippet, suggested_fix, verified)
+values (null, 'TS2322', 'the service role''s own', 'a', 'b', true);
+select is(pg_temp.hit(null, pg_temp.key('c')), null, 'A new fix of the service role''s own invalidates its answer ...');
+select isnt(pg_temp.hit('b2222222-2222-4222-8222-2222222222c2', pg_temp.key('a')), null, '... and not B''s.');
+select ok(pg_temp.cache(null, pg_temp.key('c')), 'The service role caches again.');
 
 -- A fix of another error code changes nothing for TS2322.
 select ok(pg_temp.cache('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('a')), 'A caches again.');
@@ -85,6 +92,7 @@ values (null, true, 'TS2322', 'kb', 'kb fix', true);
 select is(pg_temp.hit('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('a')), null,
   'A new knowledge-base fix of the code invalidates A''s answer');
 select is(pg_temp.hit('b2222222-2222-4222-8222-2222222222c2', pg_temp.key('a')), null, '... and B''s.');
+select is(pg_temp.hit(null, pg_temp.key('c')), null, '... and the service role''s.');
 
 -- A change while an answer was computed: the lookup saw the old knowledge, the store is refused.
 create temp table seen as select knowledge from ai.fix_cache_lookup('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('d'), 'TS2322');
