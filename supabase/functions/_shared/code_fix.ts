@@ -532,7 +532,7 @@ async function store(
         read: () => {},
       }
       : null,
-  ]);
+  ], { inOrder: true });
   inserted();
   try {
     cachedAnswer();

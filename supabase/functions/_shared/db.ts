@@ -149,23 +149,28 @@ export async function runStep<T>(step: Step<T>): Promise<T> {
 }
 
 /**
- * The steps' statements in one round trip: written together on one connection, each its own statement (one
- * failing does not undo another). Returns, for each step, a reader of its value that throws its error (null for
- * a null step), so the caller decides which failures count and in what order (a 429 of the first before
- * anything the others said).
+ * The steps' statements in one round trip, each its own statement (one failing does not undo another). Independent
+ * statements go out on the pool at once, pipelined on its connections, holding none of them (a reservation would
+ * keep a connection from every other request for the whole round trip); `inOrder` statements — a later one reads
+ * what an earlier one wrote — go together on one reserved connection, which runs them in order. Returns, for each
+ * step, a reader of its value that throws its error (null for a null step), so the caller decides which failures
+ * count and in what order (a 429 of the first before anything the others said).
  */
 export async function sendSteps<T extends readonly unknown[]>(
   steps: { [K in keyof T]: Step<T[K]> | null },
+  { inOrder = false }: { inOrder?: boolean } = {},
 ): Promise<{ [K in keyof T]: () => T[K] | null }> {
   const present = (steps as readonly (Step<unknown> | null)[]).filter((s): s is Step<unknown> => s !== null);
   const settled: PromiseSettledResult<unknown>[] = [];
-  if (present.length) {
+  if (present.length && inOrder) {
     const tx = await db().reserve();
     try {
       settled.push(...await sendInOrder(present.map((step) => step.query(tx))));
     } finally {
       tx.release();
     }
+  } else if (present.length) {
+    settled.push(...await sendInOrder(present.map((step) => step.query(db()))));
   }
   return (steps as readonly (Step<unknown> | null)[]).map((step) => () => {
     if (step === null) return null;
