@@ -2,9 +2,11 @@
 // the claims and the statements in one write (postgres.js sends a query only when it is executed or awaited, so
 // the order is the helpers' to keep) — and still every statement runs inside the transaction, as the caller, with
 // RLS; the connection goes back to the pool with no transaction open and its own role; a failing statement rolls
-// everything back.
+// everything back. The search of fix-code-error runs as the caller in one statement (ai.find_similar_fixes_as)
+// and leaves nothing of the caller on the connection either.
 import assert from "node:assert/strict";
-import { asCaller, asCallerOnce, db as functionsDb } from "../supabase/functions/_shared/db.ts";
+import { asCaller, db as functionsDb, toVector } from "../supabase/functions/_shared/db.ts";
+import { findSimilarFixes } from "../supabase/functions/_shared/similar_fixes.ts";
 import { createUser } from "./_functions.ts";
 import { db } from "./_stack.ts";
 
@@ -67,62 +69,43 @@ Deno.test({
       assert.equal(rows.length, 0);
     });
 
-    await t.step("asCallerOnce: the statement runs as the caller inside the transaction", async () => {
-      const [who] = await asCallerOnce(
-        callerOf(alice.id),
-        (tx) =>
-          tx<Who[]>`select current_user as user, auth.uid()::text as uid, pg_current_xact_id()::text as xid`,
-      );
-      assert.equal(who.user, "authenticated");
-      assert.equal(who.uid, alice.id);
-      const hidden = await asCallerOnce(
-        callerOf(alice.id),
-        (tx) => tx`select id from public.code_analysis where id = ${bobs.id}`,
-      );
-      assert.equal(hidden.length, 0, "RLS hides bob's row");
-    });
-
-    await t.step("asCallerOnce: afterCommit runs after the COMMIT, as the pool's own role", async () => {
-      let after: Promise<{ user: string }[]> | undefined;
-      const [inside] = await asCallerOnce(
-        callerOf(alice.id),
-        (tx) => tx<{ xid: string }[]>`select pg_current_xact_id()::text as xid`,
-        (tx) => {
-          const q = tx<{ user: string; xid: string }[]>`select current_user as user,
-                                                       pg_current_xact_id()::text as xid`;
-          after = q;
-          return q;
-        },
-      );
-      const [afterRow] = await after!;
-      assert.equal(afterRow.user, "postgres", "no caller's claims after the commit");
-      assert.notEqual((afterRow as { user: string; xid?: string }).xid, inside.xid, "another transaction");
-    });
-
-    await t.step("asCallerOnce: a failing statement rolls back and throws; nothing stays open", async () => {
-      await assert.rejects(
-        asCallerOnce(callerOf(alice.id), (tx) => tx`select 1 / 0`),
-        /division by zero/,
-      );
-      // The pool's connections are clean: no transaction left open, no role left set.
-      for (let i = 0; i < 4; i++) {
-        const [state] = await functionsDb()<{ user: string; open: boolean }[]>`
-          select current_user as user, pg_current_xact_id_if_assigned() is not null as open`;
-        assert.deepEqual({ ...state }, { user: "postgres", open: false });
-      }
-    });
-
     await t.step(
-      "asCallerOnce refuses a statement that awaits (it could send more after the COMMIT)",
+      "findSimilarFixes: one statement as the caller (RLS: alice never gets bob's fix); the pool's connection keeps no role or claims",
       async () => {
-        await assert.rejects(
-          asCallerOnce(
-            callerOf(alice.id),
-            // deno-lint-ignore no-explicit-any
-            (async (tx: any) => await tx`select 1`) as any,
-          ),
-          /must return the query/,
+        const vector = Array.from({ length: 384 }, (_, i) => (i === 0 ? 1 : 0));
+        const [alices] =
+          await sql`insert into public.code_analysis (owner, error_code, code_snippet, suggested_fix,
+                                     code_embedding)
+                                   values (${alice.id}, 'TS2322', 'a', 'fix a', ${
+            toVector(vector)
+          }::extensions.vector)
+                                   returning id`;
+        await sql`update public.code_analysis set code_embedding = ${toVector(vector)}::extensions.vector
+                  where id = ${bobs.id}`;
+        const found = await findSimilarFixes(callerOf(alice.id), vector, "TS2322", {
+          count: 50,
+          minSimilarity: 0.99,
+        });
+        assert.deepEqual(found.map((f) => f.id), [alices.id]);
+        const bobFinds = await findSimilarFixes(callerOf(bob.id), vector, "TS2322", {
+          count: 50,
+          minSimilarity: 0.99,
+        });
+        assert.deepEqual(bobFinds.map((f) => f.id), [bobs.id]);
+        const service = await findSimilarFixes(
+          { role: "service_role", claims: { role: "service_role" } },
+          vector,
+          "TS2322",
+          { count: 50, minSimilarity: 0.99 },
         );
+        assert.deepEqual(service, [], "the service role alone never gets a user's rows");
+        // Every connection of the pool is back to its own role, with no claims and no transaction.
+        for (let i = 0; i < 4; i++) {
+          const [state] = await functionsDb()<{ user: string; claims: string | null; open: boolean }[]>`
+            select current_user as user, nullif(current_setting('request.jwt.claims', true), '') as claims,
+                   pg_current_xact_id_if_assigned() is not null as open`;
+          assert.deepEqual({ ...state }, { user: "postgres", claims: null, open: false });
+        }
       },
     );
 

@@ -96,47 +96,6 @@ export async function asCaller<T>(
   }
 }
 
-/**
- * One statement as the caller in one round trip: BEGIN, the claims, the statement and COMMIT are written
- * together. `statement` returns the query itself (postgres.js's pending query, not awaited), so nothing can be
- * sent after the COMMIT. A failing statement turns the COMMIT into a rollback and its error is thrown.
- * `afterCommit`, when given, goes out in the same write after the COMMIT, as the pool's own role (no caller's
- * claims any more): best effort, a failure is logged and the statement's result returned all the same.
- */
-export async function asCallerOnce<
-  T extends readonly postgres.MaybeRow[],
-  A extends readonly postgres.MaybeRow[] = postgres.Row[],
->(
-  caller: Pick<Caller, "role" | "claims">,
-  statement: (tx: Tx) => postgres.PendingQuery<T>,
-  afterCommit?: (tx: Tx) => postgres.PendingQuery<A>,
-): Promise<T> {
-  const tx = await db().reserve();
-  try {
-    // Nothing is sent before sendInOrder: postgres.js sends a query only when it is executed or awaited.
-    const query = statement(tx);
-    if (typeof (query as { describe?: unknown })?.describe !== "function") {
-      throw new Error("asCallerOnce: the statement must return the query, not await it");
-    }
-    const after = afterCommit?.(tx);
-    const queries: Sendable[] = [
-      tx`begin`,
-      claimsOf(tx, caller),
-      query,
-      tx`commit`,
-    ];
-    if (after) queries.push(after);
-    const settled = await sendInOrder(queries);
-    throwFirst(settled.slice(0, 4));
-    if (settled[4]?.status === "rejected") {
-      console.warn(`after the commit: ${(settled[4].reason as Error)?.message ?? settled[4].reason}`);
-    }
-    return (settled[2] as PromiseFulfilledResult<T>).value;
-  } finally {
-    tx.release();
-  }
-}
-
 /** A statement sent with others (sendSteps) or alone (runStep), and what its rows mean (or the error they make). */
 export interface Step<T> {
   query: (sql: Sql) => postgres.PendingQuery<postgres.Row[]>;

@@ -2,7 +2,7 @@
 // embedded exactly like stored errors are (public.error_embedding_text), and fixes of the same error code
 // (keyword match) come before fixes of any code (vector only), each in find_similar_errors' order.
 import type { Caller } from "./auth.ts";
-import { asCallerOnce, toVector } from "./db.ts";
+import { db, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
 
 export interface SimilarFix {
@@ -48,28 +48,22 @@ export async function errorQueryVector(
   return vector;
 }
 
-/** Past fixes nearest to `query` as `actor` may see them (RLS), same error code first. */
+/**
+ * Past fixes nearest to `query` as `actor` may see them (RLS), same error code first: one statement
+ * (ai.find_similar_fixes_as takes on the actor's role and claims for the search), pipelined on the pool.
+ */
 export async function findSimilarFixes(
   actor: Pick<Caller, "role" | "claims">,
   query: number[],
   code: string | null,
   { count, minSimilarity = 0, anyCode = true }: SimilarOptions,
 ): Promise<SimilarFix[]> {
-  const v = toVector(query);
+  const sql = db();
+  const claims = sql.json({ ...actor.claims, role: actor.role });
   // Fixes of any code fill the list only when those of the same code do not: the second search runs only then.
-  const rows = await asCallerOnce(actor, (tx) =>
-    tx<SimilarFix[]>`
-      with same_code as (
-        select s.*, 0 as pass
-        from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}, ${code}) with ordinality s
-        where ${code}::text is not null
-      )
-      select * from same_code
-      union all
-      select s.*, 1
-      from public.find_similar_errors(${v}::extensions.vector, ${count}, ${minSimilarity}) with ordinality s
-      where ${anyCode || code === null} and (select count(*) from same_code) < ${count}
-      order by pass, ordinality`);
+  const rows = await sql<SimilarFix[]>`
+    select * from ai.find_similar_fixes_as(${claims}, ${toVector(query)}::extensions.vector, ${count},
+                                           ${minSimilarity}, ${code}, ${anyCode})`;
   const seen = new Set<string>();
   const out: SimilarFix[] = [];
   for (const row of rows) {
