@@ -5,7 +5,7 @@
 -- invalid, and nobody else's (the service role's answers read the knowledge base and its own rows only); a change
 -- committed while an answer was being computed keeps it out of the cache.
 begin;
-select plan(44);
+select plan(45);
 
 insert into auth.users (id, email) values
   ('a1111111-1111-4111-8111-1111111111c1', 'cache-a@example.test'),
@@ -143,6 +143,25 @@ select ok((select count(*) from public.fix_cache where owner is null) >= 1 and
 select is((select answer from ai.fix_cache_lookup(null, pg_temp.key('a'), 'TS2322')), null,
   '... but its lookups are scoped to its own entries: users'' answers for the same key are never served to it.');
 reset role;
+
+-- A lookup finds its entry through the key index, not by reading the whole cache (which grows with every answer).
+create function pg_temp.plan_of(query text) returns text language plpgsql as $$
+declare
+  line text;
+  plan text := '';
+begin
+  for line in execute 'explain (format text) ' || query loop
+    plan := plan || line || E'\n';
+  end loop;
+  return plan;
+end
+$$;
+set local enable_seqscan = off;
+select alike(pg_temp.plan_of($$select c.answer from public.fix_cache c
+                              where c.owner is not distinct from null::uuid and c.key = repeat('a', 64)$$),
+  '%Scan%fix_cache_key_idx%Index Cond: (key = %',
+  'A lookup finds its entry through the key index, not by reading every cached answer.');
+reset enable_seqscan;
 
 select * from finish();
 rollback;
