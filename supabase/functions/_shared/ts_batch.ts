@@ -32,10 +32,8 @@ import {
   type CheckedSnippet,
   codeFixesAt,
   type CompilerFix,
-  isLib,
-  LIB_VERSION,
-  libFile,
-  registry,
+  libExists,
+  snippetLanguageService,
   type SnippetService,
 } from "./ts_service.ts";
 import {
@@ -184,7 +182,6 @@ export function sharesProgram(code: string, fileName = "snippet.ts"): boolean {
 class BatchService {
   readonly generation = libFilesGeneration();
   readonly single: ReturnType<typeof snippetSetup>;
-  readonly options: ts.CompilerOptions;
   readonly service: ts.LanguageService;
   #texts = new Map<string, { code: string; version: string }>();
   #paths: string[] = [];
@@ -192,42 +189,29 @@ class BatchService {
 
   constructor(readonly fileName: string) {
     this.single = snippetSetup(fileName, true);
-    this.options = { ...this.single.options, moduleDetection: ts.ModuleDetectionKind.Force };
-    const libExists = (name: string) => isLib(name) && libFile(name, this.options.target) !== undefined;
-    const resolutionHost = (file: string): ts.ModuleResolutionHost => ({
-      fileExists: (name) => name === file || libExists(name),
+    const options = { ...this.single.options, moduleDetection: ts.ModuleDetectionKind.Force };
+    const alone = this.single.filePath;
+    // Where only the snippet alone and the lib exist.
+    const aloneHost: ts.ModuleResolutionHost = {
+      fileExists: (name) => name === alone || libExists(name, options),
       readFile: () => undefined,
       directoryExists: (dir) => dir === ROOT_DIR || dir === "/" || dir === LIB_DIR,
       getCurrentDirectory: () => ROOT_DIR,
       getDirectories: () => [],
-    });
-    const alone = this.single.filePath;
-    const host: ts.LanguageServiceHost = {
-      getScriptFileNames: () => [COMBINED_LIB, ...this.#paths],
-      getScriptVersion: (name) => (isLib(name) ? LIB_VERSION : this.#texts.get(name)?.version ?? "0"),
-      getScriptSnapshot: (name) => {
-        const text = this.#texts.get(name);
-        if (text) return ts.ScriptSnapshot.fromString(text.code);
-        return libExists(name) ? ts.ScriptSnapshot.fromString("") : undefined;
-      },
-      getCurrentDirectory: () => ROOT_DIR,
-      getCompilationSettings: () => this.options,
-      getDefaultLibFileName: (options) => `${LIB_DIR}/${ts.getDefaultLibFileName(options)}`,
-      fileExists: (name) => libExists(name),
-      readFile: (name) => this.#texts.get(name)?.code,
-      directoryExists: (dir) => dir === ROOT_DIR || dir === "/" || dir === LIB_DIR,
-      getDirectories: () => [],
-      useCaseSensitiveFileNames: () => true,
-      resolveModuleNameLiterals: (literals, containingFile, _redirect, options) =>
+    };
+    this.service = snippetLanguageService(
+      options,
+      () => [COMBINED_LIB, ...this.#paths],
+      (name) => this.#texts.get(name),
+      (literals, containingFile, _redirect, compilerOptions) =>
         literals.map((literal) => {
-          const resolved = ts.resolveModuleName(literal.text, alone, options, resolutionHost(alone));
+          const resolved = ts.resolveModuleName(literal.text, alone, compilerOptions, aloneHost);
           const to = resolved.resolvedModule;
           return to?.resolvedFileName === alone
             ? { ...resolved, resolvedModule: { ...to, resolvedFileName: containingFile } }
             : resolved;
         }),
-    };
-    this.service = ts.createLanguageService(host, registry(), ts.LanguageServiceMode.Semantic);
+    );
   }
 
   /** Makes `codes` the program's snippets; returns each one's path. */

@@ -22,6 +22,7 @@ import {
   libFilesGeneration,
   needsSeparateLibs,
   programDiagnostics,
+  ROOT_DIR,
   snippetSetup,
 } from "./typescript.ts";
 
@@ -42,11 +43,11 @@ export interface CompilerFix {
   code: string;
 }
 
-export const LIB_VERSION = "lib";
+const LIB_VERSION = "lib";
 export const isLib = (name: string) => name.startsWith(`${LIB_DIR}/`);
 
 /** Lib SourceFiles carry the version the service reports for them, so a program stays up to date. */
-export function libFile(
+function libFile(
   fileName: string,
   languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions | undefined,
 ) {
@@ -59,7 +60,7 @@ export function libFile(
  * A document registry that hands out typescript.ts's cached lib files and creates the snippet's versions
  * itself (nothing is shared between services, so nothing needs releasing).
  */
-export function registry(): ts.DocumentRegistry {
+function registry(): ts.DocumentRegistry {
   const create = (
     fileName: string,
     snapshot: ts.IScriptSnapshot,
@@ -95,51 +96,66 @@ const FORMAT = ts.getDefaultFormatCodeSettings("\n");
 /** Code fixes that would need other files, a command, or that only silence the checker are not offered. */
 const SKIPPED_FIXES = new Set(["disableJsDiagnostics", "fixCannotFindModule", "installTypesPackage"]);
 
+/** Whether `name` is a lib file the compiler can load (typescript.ts's cache). */
+export const libExists = (name: string, options: ts.CompilerOptions) =>
+  isLib(name) && libFile(name, options.target) !== undefined;
+
+/**
+ * A language service over snippet texts and the cached lib files (nothing else exists for it): `texts(name)` is a
+ * snippet's text and version, or undefined; `resolveModuleNameLiterals`, when given, replaces the compiler's
+ * module resolution.
+ */
+export function snippetLanguageService(
+  options: ts.CompilerOptions,
+  rootNames: () => string[],
+  texts: (name: string) => { code: string; version: string } | undefined,
+  resolveModuleNameLiterals?: ts.LanguageServiceHost["resolveModuleNameLiterals"],
+): ts.LanguageService {
+  const host: ts.LanguageServiceHost = {
+    getScriptFileNames: rootNames,
+    getScriptVersion: (name) => (isLib(name) ? LIB_VERSION : texts(name)?.version ?? "0"),
+    getScriptSnapshot: (name) => {
+      const text = texts(name);
+      if (text) return ts.ScriptSnapshot.fromString(text.code);
+      // The registry returns the cached lib file; the snapshot only says that it exists.
+      return libExists(name, options) ? ts.ScriptSnapshot.fromString("") : undefined;
+    },
+    getCurrentDirectory: () => ROOT_DIR,
+    getCompilationSettings: () => options,
+    getDefaultLibFileName: (o) => `${LIB_DIR}/${ts.getDefaultLibFileName(o)}`,
+    fileExists: (name) => texts(name) !== undefined || libExists(name, options),
+    readFile: (name) => texts(name)?.code,
+    directoryExists: (dir) => dir === ROOT_DIR || dir === "/" || dir === LIB_DIR,
+    getDirectories: () => [],
+    useCaseSensitiveFileNames: () => true,
+    ...(resolveModuleNameLiterals ? { resolveModuleNameLiterals } : {}),
+  };
+  return ts.createLanguageService(host, registry(), ts.LanguageServiceMode.Semantic);
+}
+
 /**
  * The isolate's language service for one snippet file name, with the combined lib or the lib files one by one
  * (typescript.ts); `select` makes a text its current version.
  */
 class SharedService {
   readonly filePath: string;
-  readonly options: ts.CompilerOptions;
-  readonly rootNames: string[];
   readonly generation = libFilesGeneration();
   readonly service: ts.LanguageService;
-  #code = "";
-  #version = 0;
+  #text = { code: "", version: "0" };
 
   constructor(readonly fileName: string, combinedLib: boolean) {
     const setup = snippetSetup(fileName, combinedLib);
     this.filePath = setup.filePath;
-    this.options = setup.options;
-    this.rootNames = setup.rootNames;
-    const host: ts.LanguageServiceHost = {
-      getScriptFileNames: () => this.rootNames,
-      getScriptVersion: (name) => (isLib(name) ? LIB_VERSION : String(this.#version)),
-      getScriptSnapshot: (name) => {
-        if (name === this.filePath) return ts.ScriptSnapshot.fromString(this.#code);
-        // The registry returns the cached lib file; the snapshot only says that it exists.
-        return isLib(name) && libFile(name, this.options.target)
-          ? ts.ScriptSnapshot.fromString("")
-          : undefined;
-      },
-      getCurrentDirectory: () => "/src",
-      getCompilationSettings: () => this.options,
-      getDefaultLibFileName: (options) => `${LIB_DIR}/${ts.getDefaultLibFileName(options)}`,
-      fileExists: (name) =>
-        name === this.filePath || (isLib(name) && libFile(name, this.options.target) !== undefined),
-      readFile: (name) => (name === this.filePath ? this.#code : undefined),
-      directoryExists: (dir) => dir === "/src" || dir === "/" || dir === LIB_DIR,
-      getDirectories: () => [],
-      useCaseSensitiveFileNames: () => true,
-    };
-    this.service = ts.createLanguageService(host, registry(), ts.LanguageServiceMode.Semantic);
+    this.service = snippetLanguageService(
+      setup.options,
+      () => setup.rootNames,
+      (name) => (name === this.filePath ? this.#text : undefined),
+    );
   }
 
   select(code: string): void {
-    if (code === this.#code && this.#version > 0) return;
-    this.#code = code;
-    this.#version++;
+    if (code === this.#text.code && this.#text.version !== "0") return;
+    this.#text = { code, version: String(Number(this.#text.version) + 1) };
   }
 }
 
