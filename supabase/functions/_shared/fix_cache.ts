@@ -10,7 +10,7 @@
 // not given (nor in the error text) is not cached either: its knowledge is not known before it is computed.
 import { createHash } from "node:crypto";
 import type { Caller } from "./auth.ts";
-import { runStep, type Sql, type Step } from "./db.ts";
+import type { Sql, Step } from "./db.ts";
 
 /** Bump when what an answer holds or how it is verified changes: older entries then never match. */
 const ANSWER_FORMAT = "fix-answer-1";
@@ -61,22 +61,13 @@ export function fixCacheKey(request: FixCacheRequest): string {
   return createHash("sha256").update(material).digest("hex");
 }
 
-/**
- * Looks the request up for `caller` (one round trip): the cached answer when a valid one exists, else the entry to
- * store the answer under once computed; null when the cache is off or the error code is not known up front.
- */
-export async function lookupFixAnswer<T>(
-  caller: Pick<Caller, "role" | "userId">,
-  errorCode: string | null,
-  request: FixCacheRequest,
-): Promise<FixAnswerLookup<T> | null> {
-  const step = fixAnswerStep<T>(caller, errorCode, request);
-  return step ? await runStep(step) : null;
-}
-
 export type FixAnswerLookup<T> = { answer: T } | { answer: null; entry: FixCacheEntry };
 
-/** lookupFixAnswer as a statement to send with others (null: nothing to look up). */
+/**
+ * Looks the request up for `caller`, as a statement to send with others (db.ts sendSteps): the cached answer when
+ * a valid one exists, else the entry to store the answer under once computed; null when the cache is off or the
+ * error code is not known up front.
+ */
 export function fixAnswerStep<T>(
   caller: Pick<Caller, "role" | "userId">,
   errorCode: string | null,
