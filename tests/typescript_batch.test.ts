@@ -6,13 +6,11 @@
 import assert from "node:assert/strict";
 import ts from "typescript";
 import { checkAll, checkOriginal, sharesProgram } from "../supabase/functions/_shared/ts_batch.ts";
-import { SnippetService } from "../supabase/functions/_shared/ts_service.ts";
+import { snippetLanguageService, SnippetService } from "../supabase/functions/_shared/ts_service.ts";
 import { verifyFix } from "../supabase/functions/_shared/verify_fix.ts";
 import {
   COMBINED_LIB,
   diagnoseSnippet,
-  getLibSourceFile,
-  LIB_DIR,
   programDiagnostics,
   snippetSetup,
 } from "../supabase/functions/_shared/typescript.ts";
@@ -29,29 +27,11 @@ async function together(codes: string[], fileName = "snippet.ts") {
 /** `code` checked as a module of its own (moduleDetection force): what sharing a program would report. */
 function asModule(code: string) {
   const { filePath, options } = snippetSetup("snippet.ts", true);
-  const forced = { ...options, moduleDetection: ts.ModuleDetectionKind.Force };
-  const program = ts.createProgram({
-    rootNames: [COMBINED_LIB, filePath],
-    options: forced,
-    host: {
-      getSourceFile: (name, version) =>
-        name === filePath
-          ? ts.createSourceFile(name, code, version, false)
-          : name.startsWith(LIB_DIR)
-          ? getLibSourceFile(name, version)
-          : undefined,
-      getDefaultLibFileName: () => COMBINED_LIB,
-      writeFile: () => {},
-      getCurrentDirectory: () => "/src",
-      getCanonicalFileName: (name) => name,
-      useCaseSensitiveFileNames: () => true,
-      getNewLine: () => "\n",
-      fileExists: (name) => name === filePath || name === COMBINED_LIB,
-      readFile: (name) => (name === filePath ? code : undefined),
-      directoryExists: () => true,
-      getDirectories: () => [],
-    },
-  });
+  const program = snippetLanguageService(
+    { ...options, moduleDetection: ts.ModuleDetectionKind.Force },
+    () => [COMBINED_LIB, filePath],
+    (name) => (name === filePath ? { code, version: "1" } : undefined),
+  ).getProgram()!;
   return programDiagnostics(program, program.getSourceFile(filePath)!);
 }
 
