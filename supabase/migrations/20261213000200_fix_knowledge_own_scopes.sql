@@ -8,6 +8,18 @@
 -- only the versions of the scopes that can see it: its owner's (or 'service'), and 'shared' for the knowledge base.
 -- Cached answers of the service role built on the old scope no longer match and are computed again.
 
+-- The scope of an owner's rows: their id, or 'service' for rows without an owner (the service role's own).
+create function ai._fix_knowledge_scope(owner uuid)
+returns text
+language sql immutable
+set search_path = ''
+as $$
+  select coalesce(owner::text, 'service');
+$$;
+comment on function ai._fix_knowledge_scope(uuid) is
+  'The fix answer cache''s knowledge scope of an owner''s rows (''service'' for rows without an owner).';
+revoke all on function ai._fix_knowledge_scope(uuid) from public, anon, authenticated;
+
 create or replace function ai._fix_knowledge_rows_changed()
 returns trigger
 language plpgsql
@@ -18,7 +30,7 @@ begin
   insert into ai.fix_knowledge as k (scope, error_code, version)
   select distinct s.scope, coalesce(c.error_code, ''), 1
   from changed_rows c
-  cross join lateral (values (coalesce(c.owner::text, 'service')), (case when c.shared then 'shared' end)) s (scope)
+  cross join lateral (values (ai._fix_knowledge_scope(c.owner)), (case when c.shared then 'shared' end)) s (scope)
   where s.scope is not null
   order by 2, 1
   on conflict (scope, error_code) do update set version = k.version + 1;
@@ -38,7 +50,7 @@ begin
   from old_rows o
   join new_rows n on n.id = o.id
   cross join lateral (values (o.owner, o.shared, o.error_code), (n.owner, n.shared, n.error_code)) r (owner, shared, error_code)
-  cross join lateral (values (coalesce(r.owner::text, 'service')), (case when r.shared then 'shared' end)) s (scope)
+  cross join lateral (values (ai._fix_knowledge_scope(r.owner)), (case when r.shared then 'shared' end)) s (scope)
   where s.scope is not null
     and (o.owner is distinct from n.owner or o.shared is distinct from n.shared
          or o.error_code is distinct from n.error_code or o.error_message is distinct from n.error_message
@@ -60,7 +72,7 @@ security definer
 set search_path = ''
 as $$
   select array[coalesce((select k.version from ai.fix_knowledge k
-                         where k.scope = coalesce(fix_knowledge_of.owner::text, 'service')
+                         where k.scope = ai._fix_knowledge_scope(fix_knowledge_of.owner)
                            and k.error_code = coalesce(fix_knowledge_of.error_code, '')), 0),
                coalesce((select k.version from ai.fix_knowledge k
                          where k.scope = 'shared' and k.error_code = coalesce(fix_knowledge_of.error_code, '')), 0)];
