@@ -30,8 +30,15 @@ Deno.test({
   async fn(t) {
     const alice = await createUser(sql);
     const bob = await createUser(sql);
-    const [bobs] = await sql`insert into public.code_analysis (owner, error_code, code_snippet, suggested_fix)
-                             values (${bob.id}, 'TS2322', 'b', 'fix b') returning id`;
+    // Rows inserted with their vector: the embedding queue leaves a given vector alone (a row inserted without one
+    // and given one later would still be queued, and the worker's write-back could replace it mid-test).
+    const vector = Array.from({ length: 384 }, (_, i) => (i === 0 ? 1 : 0));
+    const [bobs] = await sql`insert into public.code_analysis (owner, error_code, code_snippet, suggested_fix,
+                                                              code_embedding)
+                             values (${bob.id}, 'TS2322', 'b', 'fix b', ${
+      toVector(vector)
+    }::extensions.vector)
+                             returning id`;
 
     await t.step(
       "asCaller: every statement of fn runs in one transaction, as the caller, RLS applied",
@@ -72,7 +79,6 @@ Deno.test({
     await t.step(
       "findSimilarFixes: one statement as the caller (RLS: alice never gets bob's fix); the pool's connection keeps no role or claims",
       async () => {
-        const vector = Array.from({ length: 384 }, (_, i) => (i === 0 ? 1 : 0));
         const [alices] =
           await sql`insert into public.code_analysis (owner, error_code, code_snippet, suggested_fix,
                                      code_embedding)
@@ -80,8 +86,6 @@ Deno.test({
             toVector(vector)
           }::extensions.vector)
                                    returning id`;
-        await sql`update public.code_analysis set code_embedding = ${toVector(vector)}::extensions.vector
-                  where id = ${bobs.id}`;
         const found = await findSimilarFixes(callerOf(alice.id), vector, "TS2322", {
           count: 50,
           minSimilarity: 0.99,

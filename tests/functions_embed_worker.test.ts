@@ -49,11 +49,26 @@ function drain(baseUrl = SUPABASE_URL, body: Record<string, unknown> = {}) {
   return call<Report>(baseUrl, NAME, { token: SERVICE_ROLE_KEY, body: { wait: true, ...body } });
 }
 
-/** Runs fn with pg_cron's embed-worker wake-up paused, so that only the worker we call drains the queue. */
+/**
+ * Runs fn with pg_cron's embed-worker wake-up paused, so that only the worker we call drains the queue. Pausing
+ * the job is not enough: a wake-up it (or a trigger) queued just before may still be on its way through pg_net,
+ * and a drain it started lingers (EMBED_LINGER_MS) and would claim rows fn inserts. So first every queued request
+ * is sent and answered, then the stack's worker is joined until its drain, if any, has ended.
+ */
 async function withoutCronWakeups<T>(fn: () => Promise<T>): Promise<T> {
   const [job] = await sql`select jobid from cron.job where jobname = 'embed-worker'`;
   await sql`select cron.alter_job(${job.jobid}, active := false)`;
   try {
+    const [{ last }] = await sql`select last_value::bigint as last from net.http_request_queue_id_seq`;
+    await eventually(async () => {
+      const [{ sent }] = await sql`
+        select not exists (select from net.http_request_queue)
+               and (exists (select from net._http_response where id = ${last})
+                    or not exists (select from net._http_response)) as sent`;
+      return sent;
+    }, "the wake-ups queued before the pause to be answered");
+    const idle = await drain();
+    assert.equal(idle.status, 200, JSON.stringify(idle.body));
     return await fn();
   } finally {
     await sql`select cron.alter_job(${job.jobid}, active := true)`;
