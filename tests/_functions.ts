@@ -182,6 +182,25 @@ export async function embeddingDrainsIdle(sql: Sql, timeoutMs = 30_000): Promise
   );
 }
 
+/**
+ * Waits until every request queued in pg_net so far has been sent and answered: a worker's wake-up queued just
+ * before a test paused the wake-ups may still be on its way, and would start a drain later.
+ */
+export async function queuedRequestsAnswered(sql: Sql, timeoutMs = 30_000): Promise<void> {
+  const [{ last }] = await sql`select last_value::bigint as last from net.http_request_queue_id_seq`;
+  await eventually(
+    async () => {
+      const [{ answered }] = await sql`
+        select not exists (select from net.http_request_queue)
+               and (exists (select from net._http_response where id = ${last})
+                    or not exists (select from net._http_response)) as answered`;
+      return answered;
+    },
+    "the requests queued in pg_net to be answered",
+    timeoutMs,
+  );
+}
+
 /** Points Vault's project_url (where pg_net wake-ups go) at `url`; returns a function restoring it. */
 export async function pointWakeUpsAt(sql: Sql, url: string): Promise<() => Promise<void>> {
   const [secret] =

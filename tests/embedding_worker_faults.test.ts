@@ -12,6 +12,7 @@ import {
   embeddingsSettled,
   eventually,
   pointWakeUpsAt,
+  queuedRequestsAnswered,
   startTestGateway,
 } from "./_functions.ts";
 import { db, SERVICE_ROLE_KEY } from "./_stack.ts";
@@ -28,7 +29,9 @@ Deno.test({
     const [cron] = await sql`select jobid from cron.job where jobname = 'embed-worker'`;
     await sql`select cron.alter_job(${cron.jobid}, active := false)`;
     const restoreWakeUps = await pointWakeUpsAt(sql, "http://127.0.0.1:9");
-    // A drain woken before (by another test's writes) may still be lingering: it would take these jobs.
+    // A wake-up queued before (by another test's writes) may still be on its way, and a drain it woke may still
+    // be lingering: either would take these jobs.
+    await queuedRequestsAnswered(sql);
     await embeddingDrainsIdle(sql);
     const locker = db({ max: 1 });
     try {

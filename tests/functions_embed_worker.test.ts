@@ -8,9 +8,12 @@ import {
   call,
   cosine,
   createUser,
+  embeddingDrainsIdle,
   embeddingsSettled,
   eventually,
   parseVector,
+  pointWakeUpsAt,
+  queuedRequestsAnswered,
   startTestGateway,
   startTestGatewayWithModel,
 } from "./_functions.ts";
@@ -52,29 +55,20 @@ function drain(baseUrl = SUPABASE_URL, body: Record<string, unknown> = {}) {
 /**
  * Runs fn with pg_cron's embed-worker wake-up paused, so that only the worker we call drains the queue. Pausing
  * the job is not enough: a wake-up it (or a trigger) queued just before may still be on its way through pg_net,
- * and a drain it started lingers (EMBED_LINGER_MS) and would claim rows fn inserts. So first every queued request
- * is sent and answered, then the stack's worker is joined until its drain, if any, has ended. With `triggers:
- * false` the write triggers' wake-ups are held off too (their debounce sees a wake-up in the future): any write to
+ * and a drain it started lingers (EMBED_LINGER_MS) and would claim rows fn inserts; fn starts once those are
+ * answered and no drain lingers. With `triggers: false` the write triggers' wake-ups go nowhere too: any write to
  * a registered table in the background — another worker storing a fix — would otherwise wake the stack's worker.
  */
 async function withoutCronWakeups<T>(fn: () => Promise<T>, { triggers = true } = {}): Promise<T> {
   const [job] = await sql`select jobid from cron.job where jobname = 'embed-worker'`;
   await sql`select cron.alter_job(${job.jobid}, active := false)`;
-  if (!triggers) await sql`update ai.worker_wakeups set last_wake = 'infinity' where worker = ${NAME}`;
+  const restoreWakeUps = triggers ? null : await pointWakeUpsAt(sql, "http://127.0.0.1:9");
   try {
-    const [{ last }] = await sql`select last_value::bigint as last from net.http_request_queue_id_seq`;
-    await eventually(async () => {
-      const [{ sent }] = await sql`
-        select not exists (select from net.http_request_queue)
-               and (exists (select from net._http_response where id = ${last})
-                    or not exists (select from net._http_response)) as sent`;
-      return sent;
-    }, "the wake-ups queued before the pause to be answered");
-    const idle = await drain();
-    assert.equal(idle.status, 200, JSON.stringify(idle.body));
+    await queuedRequestsAnswered(sql);
+    await embeddingDrainsIdle(sql);
     return await fn();
   } finally {
-    if (!triggers) await sql`update ai.worker_wakeups set last_wake = now() where worker = ${NAME}`;
+    await restoreWakeUps?.();
     await sql`select cron.alter_job(${job.jobid}, active := true)`;
   }
 }
