@@ -116,3 +116,23 @@ Deno.test({
     await functionsDb().end();
   },
 });
+
+Deno.test({
+  name:
+    "toVector: the model's float4 numbers reach pgvector exactly, in fewer characters than their float8 text",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const values = Array.from(
+      new Float32Array(Array.from({ length: 384 }, (_, i) => Math.sin(i * 7.3) / (1 + (i % 13)) ** 3)),
+    );
+    values[5] = 0;
+    values[6] = 1.1754943508222875e-38; // the smallest normal float4
+    values[7] = -3.4028234663852886e38; // the largest
+    const text = toVector(values);
+    assert.ok(text.length < `[${values.join(",")}]`.length * 0.8, `${text.length} characters`);
+    const [{ back }] = await sql<{ back: number[] }[]>`select ${text}::extensions.vector::real[] as back`;
+    // (Postgres prints each float4 in its shortest form, which Math.fround turns back into that float4.)
+    assert.deepEqual(back.map(Math.fround), values, "every number is the same float4 in Postgres");
+  },
+});

@@ -5,7 +5,7 @@
 -- invalid, and nobody else's (the service role's answers read the knowledge base and its own rows only); a change
 -- committed while an answer was being computed keeps it out of the cache.
 begin;
-select plan(45);
+select plan(51);
 
 insert into auth.users (id, email) values
   ('a1111111-1111-4111-8111-1111111111c1', 'cache-a@example.test'),
@@ -162,6 +162,21 @@ select alike(pg_temp.plan_of($$select c.answer from public.fix_cache c
   '%Scan%fix_cache_key_idx%Index Cond: (key = %',
   'A lookup finds its entry through the key index, not by reading every cached answer.');
 reset enable_seqscan;
+
+-- Expired answers go in pg_cron's hourly sweep (migration 20261213000500), not at every store.
+select ok(pg_temp.cache('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('7')), 'A caches an answer');
+select ok(pg_temp.cache('a1111111-1111-4111-8111-1111111111c1', pg_temp.key('8')), '... and another');
+update public.fix_cache set expires_at = now() - interval '1 second' where key = pg_temp.key('7');
+select is((select ai.purge_expired_fix_answers() >= 1), true, 'The sweep deletes expired answers');
+select is((select array_agg(right(key, 1) order by key) from public.fix_cache
+           where owner = 'a1111111-1111-4111-8111-1111111111c1' and key in (pg_temp.key('7'), pg_temp.key('8'))),
+  array['8'], '... and keeps the ones still valid.');
+select results_eq($$select schedule::text collate "default", command::text collate "default" from cron.job
+                    where jobname = 'fix-cache-expiry'$$,
+  $$values ('41 * * * *', 'select ai.purge_expired_fix_answers()')$$, 'pg_cron runs the sweep hourly.');
+set local role service_role;
+select throws_ok($$select ai.purge_expired_fix_answers()$$, '42501', null, 'Only the database owner runs the sweep.');
+reset role;
 
 select * from finish();
 rollback;
