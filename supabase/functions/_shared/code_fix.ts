@@ -325,6 +325,7 @@ async function fix(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
         input.code,
         (diagnostics) => targetDiagnostic(diagnostics, parsed.code, parsed.message),
       ),
+    { checked: ctx.quarantineChecked },
   );
   const code = parsed.code ?? target?.code ?? null;
   const message = parsed.message;
