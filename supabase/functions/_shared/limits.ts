@@ -34,6 +34,11 @@ function intEnv(name: string, fallback: number): number {
   return value;
 }
 
+/** Whole seconds until `at` (a timestamp Postgres returned), at least 1: a 429's Retry-After. */
+function secondsUntil(at: string | Date): number {
+  return Math.max(1, Math.ceil((new Date(at).getTime() - Date.now()) / 1000));
+}
+
 /** Counts this request against the caller's per-minute limit for `scope`; 429 with Retry-After past it. */
 export async function enforceRateLimit(caller: Caller, scope: string): Promise<void> {
   const step = rateLimitStep(caller, scope);
@@ -49,7 +54,7 @@ export function rateLimitStep(caller: Caller, scope: string): Step<void> | null 
     query: (sql) => sql`select allowed, remaining, reset_at from ai.check_rate_limit(${key}, ${max}, 60)`,
     read: ([row]) => {
       if (row.allowed) return;
-      const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
+      const retryAfter = secondsUntil(row.reset_at);
       throw new HttpError(
         429,
         "rate_limited",
@@ -74,7 +79,7 @@ export function tokenBudgetStep(caller: Caller): Step<void> | null {
           from ai.token_budget(${caller.userId}, ${budget})`,
     read: ([row]) => {
       if (row.allowed) return;
-      const retryAfter = Math.max(1, Math.ceil((new Date(row.reset_at).getTime() - Date.now()) / 1000));
+      const retryAfter = secondsUntil(row.reset_at);
       throw new HttpError(
         429,
         "token_budget_exceeded",
@@ -156,7 +161,7 @@ export async function reserveTokens(
     from ai.reserve_tokens(${owner}, ${tokens}, ${userBudget}, ${projectBudget})`;
   if (!row.allowed) {
     const project = row.scope === "project";
-    const retryAfter = Math.max(1, Math.ceil((new Date(row.retry_at).getTime() - Date.now()) / 1000));
+    const retryAfter = secondsUntil(row.retry_at);
     throw new HttpError(
       429,
       project ? "project_token_budget_exceeded" : "token_budget_exceeded",
