@@ -17,7 +17,7 @@
  * See ./onnx_backend.ts for how the ONNX Runtime backend is chosen under Deno.
  */
 import { isAbsolute, join } from "node:path";
-import { env, type FeatureExtractionPipeline, pipeline } from "@huggingface/transformers";
+import { env, type FeatureExtractionPipeline, pipeline, type Tensor } from "@huggingface/transformers";
 import { backendPipelineOptions, onnxBackend, type OnnxBackendName } from "./onnx_backend.ts";
 
 export const EMBEDDING_DIMS = 384;
@@ -201,16 +201,59 @@ export async function embedPacked(
 
   const config = readConfig();
   const extractor = await getExtractor(config);
-  const output = await extractor(texts, { pooling: "mean", normalize: options.normalize ?? true });
-  const [rows, dims] = output.dims;
-  if (output.dims.length !== 2 || rows !== texts.length || dims !== EMBEDDING_DIMS) {
+  // What the pipeline's `{ pooling: "mean", normalize }` does — tokenize (padded to the longest text), run the
+  // model, average the tokens the attention mask keeps, scale to unit length — with the pooling written out:
+  // transformers.js converts the mask from int64 once per component and reads the tensor's shape through a
+  // Proxy for every number, most of the runner's CPU with the tiny model (hosted pools natively).
+  const inputs = extractor.tokenizer(texts, { padding: true, truncation: true });
+  const outputs = await extractor.model(inputs);
+  const hidden: Tensor = outputs.last_hidden_state ?? outputs.logits ?? outputs.token_embeddings;
+  const [rows, tokens, dims] = hidden.dims;
+  if (hidden.dims.length !== 3 || rows !== texts.length || dims !== EMBEDDING_DIMS) {
     throw new EmbeddingModelError(
       config,
-      `produced output of shape [${output.dims.join(", ")}] for ${texts.length} text(s); expected ` +
+      `produced output of shape [${rows}, ${hidden.dims.at(-1)}] for ${texts.length} text(s); expected ` +
         `[${texts.length}, ${EMBEDDING_DIMS}] (the database columns are vector(${EMBEDDING_DIMS}))`,
     );
   }
-  return output.data as Float32Array;
+  return meanPool(hidden.data as Float32Array, (inputs.attention_mask as Tensor).data as BigInt64Array, {
+    rows,
+    tokens,
+    dims,
+    normalize: options.normalize ?? true,
+  });
+}
+
+/**
+ * The mean of each row's token vectors where its attention mask is 1 (`hidden` is rows × tokens × dims, the mask
+ * rows × tokens), each scaled to unit length when `normalize`: rows × dims, summed in doubles.
+ */
+export function meanPool(
+  hidden: Float32Array,
+  mask: ArrayLike<bigint | number>,
+  shape: { rows: number; tokens: number; dims: number; normalize: boolean },
+): Float32Array {
+  const { rows, tokens, dims, normalize } = shape;
+  const out = new Float32Array(rows * dims);
+  const sum = new Float64Array(dims);
+  for (let row = 0; row < rows; row++) {
+    sum.fill(0);
+    let count = 0;
+    for (let token = 0; token < tokens; token++) {
+      if (Number(mask[row * tokens + token]) === 0) continue;
+      count++;
+      const at = (row * tokens + token) * dims;
+      for (let d = 0; d < dims; d++) sum[d] += hidden[at + d];
+    }
+    let squares = 0;
+    for (let d = 0; d < dims; d++) {
+      sum[d] /= count;
+      squares += sum[d] * sum[d];
+    }
+    const scale = normalize ? 1 / Math.max(Math.sqrt(squares), 1e-12) : 1;
+    for (let d = 0; d < dims; d++) out[row * dims + d] = sum[d] * scale;
+  }
+  return out;
 }
 
 /** Embeds a single text. */

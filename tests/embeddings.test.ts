@@ -11,7 +11,9 @@ import {
   EmbeddingModelError,
   embeddingModelInfo,
   embedOne,
+  meanPool,
 } from "../stack/embedding_model.ts";
+import { env, pipeline } from "@huggingface/transformers";
 import { DEFAULT_TEST_MODEL_ID, generateTestModel } from "../tools/test-model/generate.ts";
 
 const ENV_VARS = ["EMBEDDING_MODEL", "EMBEDDING_MODEL_DIR", "EMBEDDING_CACHE_DIR", "HF_ENDPOINT"] as const;
@@ -107,6 +109,39 @@ Deno.test("a batch gives the same vectors as one text at a time", async () => {
       assert.ok(maxDiff < 1e-5, `text ${i}: max difference ${maxDiff}`);
     }
   });
+});
+
+Deno.test("the vectors are the transformers.js pipeline's own mean pooling and normalisation", async () => {
+  await withEnv(testModel, async () => {
+    const ours = await embed(TEXTS);
+    const raw = await embed(TEXTS, { normalize: false });
+    // embed() has pointed transformers.js's env at the test model's folder; the library's pipeline pools itself.
+    assert.equal(env.localModelPath, modelsDir);
+    const extractor = await pipeline("feature-extraction", DEFAULT_TEST_MODEL_ID, {
+      dtype: "fp32",
+      local_files_only: true,
+    });
+    for (const [normalize, mine] of [[true, ours], [false, raw]] as const) {
+      const theirs = await extractor(TEXTS, { pooling: "mean", normalize });
+      assert.deepEqual(theirs.dims, [TEXTS.length, 384]);
+      const data = theirs.data as Float32Array;
+      for (let i = 0; i < TEXTS.length; i++) {
+        const diff = Math.max(...mine[i].map((x, j) => Math.abs(x - data[i * 384 + j])));
+        assert.ok(diff < 1e-6, `text ${i} (normalize ${normalize}): max difference ${diff}`);
+      }
+    }
+    assert.ok(raw.some((v) => Math.abs(norm(v) - 1) > 1e-3), "normalize: false leaves the lengths alone");
+  });
+});
+
+Deno.test("meanPool averages only the tokens the mask keeps, padding aside", () => {
+  // 2 rows × 3 tokens × 2 dims; the second row's last token is padding with a value that would show.
+  const hidden = new Float32Array([1, 2, 3, 4, 5, 6, /* row 2 */ 2, 0, 4, 0, 1000, 1000]);
+  const mask = new BigInt64Array([1n, 1n, 1n, 1n, 1n, 0n]);
+  const raw = meanPool(hidden, mask, { rows: 2, tokens: 3, dims: 2, normalize: false });
+  assert.deepEqual([...raw], [3, 4, 3, 0]);
+  const unit = meanPool(hidden, mask, { rows: 2, tokens: 3, dims: 2, normalize: true });
+  assert.deepEqual([...unit].map((x) => Math.round(x * 1e6) / 1e6), [0.6, 0.8, 1, 0]);
 });
 
 Deno.test("texts that share words are closer than unrelated texts", async () => {
