@@ -120,6 +120,15 @@ Deno.test({
           // Two requests of 300 ms of CPU each: their shares add up to at least about that much, each has some.
           assert.ok(cpus[0] + cpus[1] >= 500, `cpu ${cpus.join(" + ")} ms`);
           assert.ok(cpus.every((ms) => ms >= 100), `cpu ${cpus.join(", ")} ms`);
+          // A response the function passes on from fetch() has headers nobody may change: it is still logged
+          // with its CPU time, and arrives whole, without the header.
+          const mark = gateway.logs.length;
+          const passed = await busy(gateway, "busy/passed");
+          assert.equal(typeof passed.pid, "number");
+          assert.match(
+            gateway.logs.slice(mark).join("\n"),
+            /GET \/functions\/v1\/busy\/passed 200 \d+ms cpu \d+ms$/m,
+          );
         } finally {
           await gateway.stop();
         }

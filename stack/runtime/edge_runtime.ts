@@ -211,9 +211,21 @@ function withCpuTime(handler: Deno.ServeHandler): Deno.ServeHandler {
     }
     const us = shares.end(request);
     if (response.status === 101) return response; // a WebSocket upgrade must stay the object it is
-    const headers = new Headers(response.headers);
-    headers.set(CPU_HEADER, String(us));
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    try {
+      // A response the function made has headers of its own to add to; its body is then sent as it was made
+      // (a string or bytes in one write, not as a stream).
+      response.headers.set(CPU_HEADER, String(us));
+      return response;
+    } catch {
+      // Immutable headers (a response passed on from fetch()): a copy carries the header.
+      const headers = new Headers(response.headers);
+      headers.set(CPU_HEADER, String(us));
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    }
   };
 }
 
