@@ -136,3 +136,13 @@ Deno.test({
     assert.deepEqual(back.map(Math.fround), values, "every number is the same float4 in Postgres");
   },
 });
+
+Deno.test("toVector: a frozen vector's text is made once; a vector that can change is never sent stale", () => {
+  const frozen = Object.freeze([0.25, -0.5, 1]);
+  assert.equal(toVector(frozen), "[0.250000000,-0.500000000,1.00000000]");
+  assert.equal(toVector(frozen), toVector([0.25, -0.5, 1]));
+  const open = [0.25, -0.5, 1];
+  assert.equal(toVector(open), "[0.250000000,-0.500000000,1.00000000]");
+  open[0] = 0.75;
+  assert.equal(toVector(open), "[0.750000000,-0.500000000,1.00000000]", "the changed vector's own text");
+});

@@ -315,7 +315,7 @@ async function retrieve(
   code: string | null,
   message: string,
   snippet: string,
-): Promise<{ queryVector: number[]; similar: SimilarFix[] }> {
+): Promise<{ queryVector: readonly number[]; similar: SimilarFix[] }> {
   const queryVector = await errorQueryVector(code, message, snippet);
   const similar = await findSimilarFixes(ctx.actor, queryVector, code, { count: SIMILAR_COUNT });
   return { queryVector, similar };
@@ -516,7 +516,7 @@ async function store(
   ctx: FixContext,
   input: FixInput,
   outcome: FixOutcome,
-  queryVector: number[],
+  queryVector: readonly number[],
   metadata: Record<string, string | number | null | string[]>,
 ): Promise<{ id: string }> {
   const [fixVector] = await embed([outcome.fix!]);

@@ -151,8 +151,18 @@ export function callerForOwner(owner: string | null): Pick<Caller, "role" | "cla
  * model's numbers are float4), in about two thirds of the text of the shortest float8 form: less to write to the
  * socket and for Postgres to parse, with three vectors in each fix request.
  */
-export function toVector(values: number[]): string {
+export function toVector(values: readonly number[]): string {
+  const known = vectorTexts.get(values);
+  if (known !== undefined) return known;
   let text = "[";
   for (let i = 0; i < values.length; i++) text += (i ? "," : "") + values[i].toPrecision(9);
-  return text + "]";
+  text += "]";
+  if (Object.isFrozen(values)) vectorTexts.set(values, text);
+  return text;
 }
+
+/**
+ * The text of each frozen vector, made once: a fix request sends its query vector twice (the search, the insert).
+ * Only frozen arrays are remembered, so a vector changed after its text was made can never be sent stale.
+ */
+const vectorTexts = new WeakMap<readonly number[], string>();

@@ -38,14 +38,17 @@ export function errorEmbeddingText(
   return [head === "" ? null : head, snippet].filter((part) => part !== null).join("\n");
 }
 
-/** The embedding of an error as stored errors are embedded (code + message, then the code). */
+/**
+ * The embedding of an error as stored errors are embedded (code + message, then the code); frozen, so that its text
+ * is made once for the search and the row that stores it (toVector).
+ */
 export async function errorQueryVector(
   code: string | null,
   message: string,
   snippet: string,
-): Promise<number[]> {
+): Promise<readonly number[]> {
   const [vector] = await embed([errorEmbeddingText(code, message, snippet)]);
-  return vector;
+  return Object.freeze(vector);
 }
 
 /**
@@ -54,7 +57,7 @@ export async function errorQueryVector(
  */
 export async function findSimilarFixes(
   actor: Pick<Caller, "role" | "claims">,
-  query: number[],
+  query: readonly number[],
   code: string | null,
   { count, minSimilarity = 0, anyCode = true }: SimilarOptions,
 ): Promise<SimilarFix[]> {
