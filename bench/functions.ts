@@ -712,9 +712,13 @@ async function fixBenchmark(): Promise<void> {
       const gateway = startExtraGateway(
         openAiCompatibleEnv(fake.openaiBaseURL, {
           RATE_LIMIT_PER_MINUTE: "0",
-          ...(Deno.env.get("TS_BATCH_WAIT_MS")
-            ? { TS_BATCH_WAIT_MS: Deno.env.get("TS_BATCH_WAIT_MS")! }
-            : {}),
+          // The compile batching's waits, when set here (ts_batch.ts).
+          ...Object.fromEntries(
+            ["TS_BATCH_WAIT_MS", "TS_BATCH_OVERLAPPED_WAIT_MS"].flatMap((name) => {
+              const value = Deno.env.get(name);
+              return value === undefined ? [] : [[name, value]];
+            }),
+          ),
         }),
         { processesPerFunction: processes },
       );

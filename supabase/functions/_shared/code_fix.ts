@@ -341,6 +341,7 @@ async function fix(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
         service,
         input.code,
         (diagnostics) => targetDiagnostic(diagnostics, parsed.code, parsed.message),
+        { overlapped: early !== null },
       ),
     { checked: ctx.quarantineChecked },
   );

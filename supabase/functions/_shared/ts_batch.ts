@@ -3,8 +3,9 @@
  * type checker's setup — the lib's globals merged, the lib types a snippet touches resolved — is then paid once
  * for all of them instead of once each (a new checker per snippet was most of a compile's cost). Concurrent
  * fix requests of an isolate meet here: a compile waits until every fix request in progress has asked for one,
- * or at most TS_BATCH_WAIT_MS (3 ms), and everything asked for by then is compiled together (at most MAX_FILES
- * a program). A request alone never waits.
+ * or at most TS_BATCH_WAIT_MS (3 ms; TS_BATCH_OVERLAPPED_WAIT_MS, 8 ms, for an original compiled while its
+ * request's retrieval runs), and everything asked for by then is compiled together (at most MAX_FILES a
+ * program). A request alone never waits.
  *
  *   await checkAll(service, [fixA, fixB]);           // then service.check(fixA) is the compile (no new one)
  *   const { original, target, fixes } = await checkOriginal(service, code, pickTarget);
@@ -280,19 +281,29 @@ function flush(fileName: string): void {
 
 /** Fix requests of this isolate in progress (openBatching): those whose compiles may still join a batch. */
 let participants = 0;
-const timers = new Map<string, ReturnType<typeof setTimeout>>();
+/** Per file name: the pending flush's timer and when it fires (performance.now()). */
+const timers = new Map<string, { timer: ReturnType<typeof setTimeout>; at: number }>();
 const due = new Set<string>();
 
-function waitMs(): number {
-  const value = Number(Deno.env.get("TS_BATCH_WAIT_MS") ?? 3);
-  return Number.isFinite(value) && value >= 0 ? value : 3;
+function envMs(name: string, fallback: number): number {
+  const value = Number(Deno.env.get(name) ?? fallback);
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/**
+ * How long a compile may wait for others': TS_BATCH_WAIT_MS (3 ms); TS_BATCH_OVERLAPPED_WAIT_MS (8 ms) for one
+ * whose request has other work in flight meanwhile (fix-code-error's retrieval beside the original's compile),
+ * which waiting does not delay.
+ */
+function waitMs(overlapped: boolean): number {
+  return overlapped ? envMs("TS_BATCH_OVERLAPPED_WAIT_MS", 8) : envMs("TS_BATCH_WAIT_MS", 3);
 }
 
 /** Flushes at the end of this turn (once). */
 function flushSoon(fileName: string): void {
   if (due.has(fileName)) return;
   due.add(fileName);
-  clearTimeout(timers.get(fileName));
+  clearTimeout(timers.get(fileName)?.timer);
   timers.delete(fileName);
   queueMicrotask(() => {
     due.delete(fileName);
@@ -301,18 +312,29 @@ function flushSoon(fileName: string): void {
 }
 
 /**
- * Queues a compile. The batch is compiled once every request in progress has queued one, or TS_BATCH_WAIT_MS
- * (default 3) after its first compile: a request alone never waits; under load, compiles that come in the
- * next few milliseconds share the program (a checker's setup costs more than a snippet's check).
+ * Queues a compile. The batch is compiled once every request in progress has queued one, or when the shortest
+ * wait of those queued is over (waitMs): a request alone never waits; under load, compiles that come in the next
+ * few milliseconds share the program (a checker's setup costs more than a snippet's check), and a compile that
+ * may not wait long is not held up by one that may.
  */
-function enqueue(fileName: string, job: Omit<Job, "resolve" | "reject">): Promise<CheckedOriginal> {
+function enqueue(
+  fileName: string,
+  job: Omit<Job, "resolve" | "reject">,
+  overlapped = false,
+): Promise<CheckedOriginal> {
   return new Promise((resolve, reject) => {
     let queue = queues.get(fileName);
     if (!queue) queues.set(fileName, queue = []);
     queue.push({ ...job, resolve, reject });
     if (queue.length >= participants) flushSoon(fileName);
-    else if (!timers.has(fileName) && !due.has(fileName)) {
-      timers.set(fileName, setTimeout(() => flushSoon(fileName), waitMs()));
+    else if (!due.has(fileName)) {
+      const wait = waitMs(overlapped);
+      const at = performance.now() + wait;
+      const pending = timers.get(fileName);
+      if (!pending || at < pending.at) {
+        clearTimeout(pending?.timer);
+        timers.set(fileName, { timer: setTimeout(() => flushSoon(fileName), wait), at });
+      }
     }
   });
 }
@@ -356,10 +378,12 @@ export async function checkOriginal(
   service: SnippetService,
   code: string,
   pick: (diagnostics: Diagnostic[]) => Diagnostic | null,
+  /** The request does other work meanwhile, so the compile may wait longer for others' (waitMs). */
+  { overlapped = false }: { overlapped?: boolean } = {},
 ): Promise<CheckedOriginal> {
   const seen = service.seen(code);
   if (!seen && sharesProgram(code, service.fileName)) {
-    const result = await enqueue(service.fileName, { code, pick });
+    const result = await enqueue(service.fileName, { code, pick }, overlapped);
     service.remember(result.original);
     return result;
   }
