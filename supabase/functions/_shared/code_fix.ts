@@ -15,7 +15,7 @@
 import type { Caller } from "./auth.ts";
 import { sendSteps, toVector } from "./db.ts";
 import { embed } from "./embeddings.ts";
-import { errorQueryVector, findSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
+import { retrieveSimilarFixes, type SimilarFix } from "./similar_fixes.ts";
 import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, Llm, LlmResult } from "./llm.ts";
 import { configuredLlm } from "./llm_env.ts";
@@ -309,24 +309,14 @@ export async function fixCodeError(ctx: FixContext, input: FixInput): Promise<Fi
   }
 }
 
-/** The query vector of the error and the past fixes nearest to it, as the caller may see them. */
-async function retrieve(
-  ctx: FixContext,
-  code: string | null,
-  message: string,
-  snippet: string,
-): Promise<{ queryVector: readonly number[]; similar: SimilarFix[] }> {
-  const queryVector = await errorQueryVector(code, message, snippet);
-  const similar = await findSimilarFixes(ctx.actor, queryVector, code, { count: SIMILAR_COUNT });
-  return { queryVector, similar };
-}
-
 async function fix(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
   const parsed = parseError(input.error, input.errorCode);
   // Retrieval needs the error's code, its message and the code, not the compile: when the error names its code,
   // the embedding and the search run while the code compiles (the answer is used after TypeScript's own fixes,
   // and returned in `similar` either way). A compile that throws leaves it unused.
-  const early = parsed.code ? retrieve(ctx, parsed.code, parsed.message, input.code) : null;
+  const retrieve = (code: string | null) =>
+    retrieveSimilarFixes(ctx.actor, code, parsed.message, input.code, { count: SIMILAR_COUNT });
+  const early = parsed.code ? retrieve(parsed.code) : null;
   early?.catch(() => {});
   // One SnippetService for the whole request: the code is compiled once, each candidate once (in a program
   // shared with other requests' snippets where it may, ts_batch.ts), and TypeScript's code fixes come from the
@@ -388,7 +378,7 @@ async function fix(ctx: FixContext, input: FixInput): Promise<FixOutcome> {
     chosen = candidates.find((c) => c.check.verified) ?? null;
   }
 
-  const { queryVector, similar } = await (early ?? retrieve(ctx, code, message, input.code));
+  const { queryVector, similar } = await (early ?? retrieve(code));
   outcome.similar = similar;
 
   // 2. Past fixes of the same error, adapted to this code.

@@ -52,6 +52,21 @@ export async function errorQueryVector(
 }
 
 /**
+ * The query vector of an error and the past fixes nearest to it as `actor` may see them: what fix-code-error's flow
+ * and the MCP find_similar_errors tool both retrieve.
+ */
+export async function retrieveSimilarFixes(
+  actor: Pick<Caller, "role" | "claims">,
+  code: string | null,
+  message: string,
+  snippet: string,
+  options: SimilarOptions,
+): Promise<{ queryVector: readonly number[]; similar: SimilarFix[] }> {
+  const queryVector = await errorQueryVector(code, message, snippet);
+  return { queryVector, similar: await findSimilarFixes(actor, queryVector, code, options) };
+}
+
+/**
  * Past fixes nearest to `query` as `actor` may see them (RLS), same error code first: one statement
  * (ai.find_similar_fixes_as takes on the actor's role and claims for the search), pipelined on the pool.
  */

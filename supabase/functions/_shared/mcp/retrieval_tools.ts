@@ -4,7 +4,7 @@ import { z } from "zod";
 import { parseError } from "../code_fix.ts";
 import { asCaller, toVector } from "../db.ts";
 import { embed, EMBEDDING_DIMS, EMBEDDING_MODEL } from "../embeddings.ts";
-import { errorQueryVector, findSimilarFixes } from "../similar_fixes.ts";
+import { retrieveSimilarFixes } from "../similar_fixes.ts";
 import type { ToolContext, ToolDefs, ToolImpls } from "./tool.ts";
 import { fence, oneLine, untrustedBlock } from "./untrusted.ts";
 
@@ -95,8 +95,7 @@ export function getRetrievalTools({ caller }: ToolContext): ToolImpls<typeof ret
     find_similar_errors: {
       async execute(input) {
         const { code, message } = parseError(input.error, input.error_code);
-        const vector = await errorQueryVector(code, message, input.code ?? "");
-        const similar = await findSimilarFixes(caller, vector, code, {
+        const { similar } = await retrieveSimilarFixes(caller, code, message, input.code ?? "", {
           count: input.match_count,
           minSimilarity: input.min_similarity,
           anyCode: !input.same_code_only,
