@@ -201,6 +201,31 @@ export async function queuedRequestsAnswered(sql: Sql, timeoutMs = 30_000): Prom
   );
 }
 
+/**
+ * Runs fn with pg_cron's embed-worker wake-up paused, so that only the worker we call drains the queue. Pausing
+ * the job is not enough: a wake-up it (or a trigger) queued just before may still be on its way through pg_net,
+ * and a drain it started lingers (EMBED_LINGER_MS) and would claim rows fn inserts; fn starts once those are
+ * answered and no drain lingers. With `triggers: false` the write triggers' wake-ups go nowhere too: any write to
+ * a registered table in the background — another worker storing a fix — would otherwise wake the stack's worker.
+ */
+export async function withoutCronWakeups<T>(
+  sql: Sql,
+  fn: () => Promise<T>,
+  { triggers = true } = {},
+): Promise<T> {
+  const [job] = await sql`select jobid from cron.job where jobname = 'embed-worker'`;
+  await sql`select cron.alter_job(${job.jobid}, active := false)`;
+  const restoreWakeUps = triggers ? null : await pointWakeUpsAt(sql, "http://127.0.0.1:9");
+  try {
+    await queuedRequestsAnswered(sql);
+    await embeddingDrainsIdle(sql);
+    return await fn();
+  } finally {
+    await restoreWakeUps?.();
+    await sql`select cron.alter_job(${job.jobid}, active := true)`;
+  }
+}
+
 /** Points Vault's project_url (where pg_net wake-ups go) at `url`; returns a function restoring it. */
 export async function pointWakeUpsAt(sql: Sql, url: string): Promise<() => Promise<void>> {
   const [secret] =

@@ -8,14 +8,12 @@ import {
   call,
   cosine,
   createUser,
-  embeddingDrainsIdle,
   embeddingsSettled,
   eventually,
   parseVector,
-  pointWakeUpsAt,
-  queuedRequestsAnswered,
   startTestGateway,
   startTestGatewayWithModel,
+  withoutCronWakeups,
 } from "./_functions.ts";
 import { db, SERVICE_ROLE_KEY, SUPABASE_URL } from "./_stack.ts";
 
@@ -50,27 +48,6 @@ async function vectorOf(id: string, table = "public.code_snippets"): Promise<num
 
 function drain(baseUrl = SUPABASE_URL, body: Record<string, unknown> = {}) {
   return call<Report>(baseUrl, NAME, { token: SERVICE_ROLE_KEY, body: { wait: true, ...body } });
-}
-
-/**
- * Runs fn with pg_cron's embed-worker wake-up paused, so that only the worker we call drains the queue. Pausing
- * the job is not enough: a wake-up it (or a trigger) queued just before may still be on its way through pg_net,
- * and a drain it started lingers (EMBED_LINGER_MS) and would claim rows fn inserts; fn starts once those are
- * answered and no drain lingers. With `triggers: false` the write triggers' wake-ups go nowhere too: any write to
- * a registered table in the background — another worker storing a fix — would otherwise wake the stack's worker.
- */
-async function withoutCronWakeups<T>(fn: () => Promise<T>, { triggers = true } = {}): Promise<T> {
-  const [job] = await sql`select jobid from cron.job where jobname = 'embed-worker'`;
-  await sql`select cron.alter_job(${job.jobid}, active := false)`;
-  const restoreWakeUps = triggers ? null : await pointWakeUpsAt(sql, "http://127.0.0.1:9");
-  try {
-    await queuedRequestsAnswered(sql);
-    await embeddingDrainsIdle(sql);
-    return await fn();
-  } finally {
-    await restoreWakeUps?.();
-    await sql`select cron.alter_job(${job.jobid}, active := true)`;
-  }
 }
 
 /** Inserts snippets without waking the worker (as its own write-backs do). */
@@ -144,7 +121,7 @@ Deno.test({
       await t.step(
         "a write soon after a wake-up sends none (debounce), yet is embedded by that wake-up's drain",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             // The debounce, by the database's clock alone: the write is in the transaction that records a
             // wake-up, so it is 0 s after it however slow this machine is. No request may be queued.
             const requestSeq = async () =>
@@ -222,7 +199,7 @@ Deno.test({
       await t.step(
         "{wait: true} drains and reports claimed, succeeded, failed, stale, batches and ms",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             await embeddingsSettled(sql);
             await drain(); // joins (and outlasts) any drain a wake-up started: the next one is ours alone
             const ids = await insertQuietly(Array.from({ length: 7 }, (_, i) => `const value${i} = ${i};`));
@@ -254,7 +231,7 @@ Deno.test({
       await t.step(
         "a vector computed for a text that changed meanwhile is refused and reported stale",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             await embeddingsSettled(sql); // so that the one job claimed below is ours
             const [id] = await insertQuietly(["function oldText(): number { return 1; }"]);
             const [job] = await sql`select job_id, claim_token::text, content, content_hash
@@ -277,7 +254,7 @@ Deno.test({
       await t.step(
         "a text changed with triggers off is caught by its hash: refused, queued again",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             await embeddingsSettled(sql);
             const [id] = await insertQuietly(["const hashed = 'before';"]);
             const [job] = await sql`select job_id, claim_token::text, content, content_hash
@@ -304,7 +281,7 @@ Deno.test({
       await t.step(
         "a text changed while the worker embeds its batch is reported stale and re-embedded",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             await embeddingsSettled(sql);
             const texts = Array.from(
               { length: 3_000 },
@@ -353,7 +330,7 @@ Deno.test({
       await t.step(
         "a drain works in short slices and wakes itself for the rest (hosted's CPU limit per request)",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             await embeddingsSettled(sql);
             const sliced = startTestGateway({ EMBED_SLICE_MS: "1", EMBED_BATCH_SIZE: "10" });
             try {
@@ -390,7 +367,7 @@ Deno.test({
       await t.step(
         "a model that cannot load: retried, then failed, with the reason in ai.embedding_status",
         async () => {
-          await withoutCronWakeups(async () => {
+          await withoutCronWakeups(sql, async () => {
             await embeddingsSettled(sql); // the broken worker takes whatever is ready: only our job
             await sql`create table public.scratch_embed (id bigint generated always as identity primary key,
                                                        body text, embedding extensions.vector(384))`;
